@@ -1,0 +1,190 @@
+"""BulkRunner: a pool of worker threads that turns prepared rows into RowResults.
+
+Every input row ends in exactly one RowResult, keyed by its row number: invalid rows at once,
+sent rows when their answer lands, and rows never sent (401 stop, cancel) as not_attempted.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from .client import CommBoxClient, TicketOutcome
+from .errors import ErrorCode
+from .fields import Kind
+from .links import LinkBuilder
+from .models import TicketRequest
+from .pacing import Pacer
+from .results import RowResult, RunReport, fingerprint
+
+
+@dataclass(slots=True)
+class PreparedRow:
+    """A row ready to run: a valid request, or the reason it is invalid (never sent)."""
+
+    row: int
+    request: TicketRequest | None
+    problem: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    total: int
+    done: int
+    ok: int
+    failed: int
+    elapsed_s: float
+    rate: float  # rows finished per second
+    eta_s: float | None
+    throttled: int  # 429s met so far
+    state: str  # "running", "finished", "cancelled", "stopped"
+
+    @property
+    def fraction(self) -> float:
+        return self.done / self.total if self.total else 1.0
+
+
+def result_from_outcome(row: int, request: TicketRequest, outcome: TicketOutcome, links: LinkBuilder) -> RowResult:
+    if not outcome.ok:
+        return RowResult(
+            row, False, outcome.error_code, outcome.message,
+            attempts=outcome.attempts, http_status=outcome.http_status,
+        )
+    link = links.build(request, outcome.token, outcome.issued_at)
+    return RowResult(
+        row, True, url=link.url, issued_at=link.issued_at, expires_at=link.expires_at,
+        attempts=outcome.attempts, http_status=outcome.http_status,
+        token_fingerprint=fingerprint(outcome.token),
+    )
+
+
+def issue_ticket(client: CommBoxClient, links: LinkBuilder, request: TicketRequest, row: int = 1) -> RowResult:
+    """One ticket, now (the single-ticket form and the `ticket` command)."""
+    links.check(request.kind)
+    return result_from_outcome(row, request, client.create_ticket(request), links)
+
+
+class BulkRunner:
+    def __init__(
+        self,
+        client: CommBoxClient,
+        links: LinkBuilder,
+        *,
+        concurrency: int = 8,
+        rate_limit: float | None = None,
+        adaptive: bool = True,
+        on_result: Callable[[RowResult], None] | None = None,
+    ):
+        self.client = client
+        self.links = links
+        self.concurrency = max(1, concurrency)
+        self.pacer = Pacer(rate_limit, adaptive=adaptive)
+        self.on_result = on_result
+        self._stop = threading.Event()
+        self._stop_reason: str | None = None
+        self._lock = threading.Lock()
+        self._total = self._done = self._ok = self._failed = self._requests = 0
+        self._started = self._finished = None
+        self._state = "pending"
+
+    # -- control ---------------------------------------------------------------------
+    def cancel(self) -> None:
+        self._halt("cancelled")
+
+    def _halt(self, reason: str) -> None:
+        with self._lock:
+            if self._stop_reason is None:
+                self._stop_reason = reason
+        self._stop.set()
+
+    def progress(self) -> Progress:
+        with self._lock:
+            done, total = self._done, self._total
+            end = self._finished or time.monotonic()
+            elapsed = end - self._started if self._started else 0.0
+            rate = done / elapsed if elapsed > 0 else 0.0
+            eta = (total - done) / rate if rate > 0 and self._state == "running" else None
+            return Progress(
+                total, done, self._ok, self._failed, elapsed, rate, eta, self.pacer.throttled, self._state
+            )
+
+    # -- the run ---------------------------------------------------------------------
+    def run(self, rows: Sequence[PreparedRow], kind: Kind) -> RunReport:
+        """Run every row; blocks until done. Call it from a background thread in a UI."""
+        self.links.check(kind)
+        started_at = datetime.now(UTC)
+        results: dict[int, RowResult] = {}
+        work: queue.SimpleQueue[PreparedRow] = queue.SimpleQueue()
+        with self._lock:
+            self._total = len(rows)
+            self._started = time.monotonic()
+            self._state = "running"
+        for prepared in rows:
+            if prepared.request is None:
+                self._record(results, RowResult(prepared.row, False, ErrorCode.INVALID, prepared.problem))
+            else:
+                work.put(prepared)
+
+        workers = [
+            threading.Thread(target=self._work, args=(work, results), name=f"bulk-{i}", daemon=True)
+            for i in range(min(self.concurrency, work.qsize()))
+        ]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+
+        reason = self._stop_reason
+        for prepared in rows:  # rows the workers never reached: stopped or cancelled
+            if prepared.row not in results:
+                self._record(results, RowResult(prepared.row, False, ErrorCode.NOT_ATTEMPTED, _why_not_sent(reason)))
+        with self._lock:
+            self._finished = time.monotonic()
+            self._state = {"cancelled": "cancelled", "unauthorized": "stopped"}.get(reason or "", "finished")
+            requests_sent = self._requests
+        return RunReport(
+            kind=kind,
+            results=[results[p.row] for p in sorted(rows, key=lambda p: p.row)],
+            started_at=started_at,
+            finished_at=datetime.now(UTC),
+            requests_sent=requests_sent,
+            stopped_reason=reason,
+        )
+
+    def _work(self, work: queue.SimpleQueue, results: dict[int, RowResult]) -> None:
+        while not self._stop.is_set():
+            try:
+                prepared = work.get_nowait()
+            except queue.Empty:
+                return
+            outcome = self.client.create_ticket(prepared.request, pacer=self.pacer, stop=self._stop)
+            if outcome.error_code is ErrorCode.NOT_ATTEMPTED:
+                continue  # stopped while waiting for a slot: filled in after the run
+            with self._lock:
+                self._requests += outcome.attempts
+            if outcome.error_code is ErrorCode.UNAUTHORIZED:
+                self._halt("unauthorized")  # every other row would fail the same way
+            self._record(results, result_from_outcome(prepared.row, prepared.request, outcome, self.links))
+
+    def _record(self, results: dict[int, RowResult], result: RowResult) -> None:
+        with self._lock:
+            results[result.row] = result
+            self._done += 1
+            if result.ok:
+                self._ok += 1
+            else:
+                self._failed += 1
+        if self.on_result is not None:
+            self.on_result(result)
+
+
+def _why_not_sent(reason: str | None) -> str:
+    if reason == "unauthorized":
+        return "not sent: the run stopped because CommBox refused the API key (401)"
+    if reason == "cancelled":
+        return "not sent: the run was cancelled"
+    return "not sent"
