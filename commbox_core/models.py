@@ -173,9 +173,15 @@ def phone_problem(text: str) -> str | None:
         number = phonenumbers.parse(international, None)
     except phonenumbers.NumberParseException:
         return f"'{text}' is not a phone number with a known country code"
-    if not phonenumbers.is_possible_number(number):
+    reason = phonenumbers.is_possible_number_with_reason(number)
+    if reason != phonenumbers.ValidationResult.IS_POSSIBLE:
         region = phonenumbers.region_code_for_number(number) or f"+{number.country_code}"
-        return f"'{text}' has the wrong number of digits for {region}"
+        hint = {
+            phonenumbers.ValidationResult.TOO_LONG: " (too many)",
+            phonenumbers.ValidationResult.TOO_SHORT: " (too few)",
+            phonenumbers.ValidationResult.IS_POSSIBLE_LOCAL_ONLY: " (too few: area code missing?)",
+        }.get(reason, "")
+        return f"'{text}' has the wrong number of digits for {region}{hint}"
     return None
 
 

@@ -1,0 +1,92 @@
+"""Row validation: what a user sees when a row cannot be sent, and what is sent when it can."""
+
+import pytest
+
+from commbox_core.fields import Kind
+from commbox_core.models import RowDefaults, build_request, describe_problems, parse_flag
+
+DEMO = RowDefaults(brand="demo", channel_id="demo-channel")
+
+
+def problems_of(values, kind=Kind.CUSTOMER, defaults=DEMO):
+    request, problems = build_request(values, kind, defaults)
+    assert (request is None) == bool(problems)
+    return describe_problems(problems)
+
+
+def test_agent_needs_username_and_brand():
+    text = problems_of({"email": "a@b.io"}, Kind.AGENT, RowDefaults())
+    assert "Brand (brand): is empty" in text
+    assert "Username (username): is empty" in text
+
+
+def test_customer_needs_an_identifier_and_a_channel():
+    text = problems_of({"firstName": "Ann"}, Kind.CUSTOMER, RowDefaults(brand="demo"))
+    assert "at least one of uniqueId, email or phone1" in text
+    assert "channelId" in text
+
+
+@pytest.mark.parametrize("phone", ["4.42079E+11", "4,42079e+11", "4.42079E11", "9.72E+11"])
+def test_scientific_notation_phone_is_refused_with_the_fix(phone):
+    text = problems_of({"uniqueId": "1", "phone1": phone})
+    assert "scientific notation" in text and "format the phone column as Text" in text
+
+
+@pytest.mark.parametrize(
+    ("phone", "reason"),
+    [
+        ("020 7946 0000", "no country code"),
+        ("+44 20 7946", "wrong number of digits"),
+        ("call me", "not a phone number"),
+        ("+999 1234 5678", "known country code"),
+    ],
+)
+def test_bad_phones_say_why(phone, reason):
+    assert reason in problems_of({"uniqueId": "1", "phone1": phone})
+
+
+@pytest.mark.parametrize("phone", ["+44 20 7946 0000", "0044 20 7946 0000", "+972-54-123-4567", "+1 (212) 555-0123"])
+def test_phones_with_country_code_are_sent_exactly_as_given(phone):
+    request, problems = build_request({"uniqueId": "1", "phone1": f"  {phone} "}, Kind.CUSTOMER, DEMO)
+    assert problems == []
+    assert request.payload()["data"]["phone1"] == phone
+
+
+def test_ids_and_values_stay_strings():
+    request, _ = build_request({"uniqueId": "000123", "firstName": "דנה"}, Kind.CUSTOMER, DEMO)
+    data = request.payload()["data"]
+    assert data["uniqueId"] == "000123" and data["firstName"] == "דנה"
+    assert "channelId" not in data  # ours, not the API's
+
+
+def test_email_syntax_is_checked():
+    assert "not a valid e-mail address" in problems_of({"email": "john@@example"})
+    assert problems_of({"email": "john.d@example.com"}) == ""
+
+
+def test_control_characters_and_overlong_values_are_refused():
+    assert "control character" in problems_of({"uniqueId": "1", "firstName": "a\x00b"})
+    assert "at most 255" in problems_of({"uniqueId": "1", "lastName": "x" * 256})
+
+
+def test_row_flags_override_run_defaults_and_nonsense_is_refused():
+    request, _ = build_request({"uniqueId": "1", "oneTimeUse": "no"}, Kind.CUSTOMER, RowDefaults("demo", "c", True))
+    assert request.oneTimeUse is False
+    request, _ = build_request({"uniqueId": "1"}, Kind.CUSTOMER, RowDefaults("demo", "c", True))
+    assert request.oneTimeUse is True
+    assert "not a yes/no value" in problems_of({"uniqueId": "1", "oneTimeUse": "maybe"})
+
+
+def test_agent_payload_never_carries_customer_only_fields():
+    request, _ = build_request(
+        {"brand": "demo", "username": "john.d", "uniqueId": "9", "overrideUserInfo": "true"}, Kind.AGENT, DEMO
+    )
+    data = request.payload()["data"]
+    assert data == {"brand": "demo", "username": "john.d", "oneTimeUse": False}
+    assert request.subject == "john.d"
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("TRUE", True), (" yes ", True), ("0", False), ("", None)])
+def test_parse_flag(raw, expected):
+    value, problem = parse_flag(raw, default=None)
+    assert problem is None and value is expected
