@@ -1,0 +1,177 @@
+"""Background jobs: a bulk run lives in the server process, not in a page's script thread.
+
+One JobManager per process (the dashboard keeps it in st.cache_resource). A page starts a
+job, keeps its id, and polls `job.progress()`; refreshing or leaving the page loses nothing.
+Tokens live only in memory, inside each job's RowResults.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cached_property
+
+from .bulk import BulkRunner, PreparedRow, Progress
+from .client import CommBoxClient
+from .errors import ConsoleError
+from .fields import Kind
+from .links import LinkBuilder
+from .results import RowResult, RunReport
+from .settings import Settings
+
+MAX_JOBS_KEPT = 50  # finished jobs kept in memory, newest first
+
+
+@dataclass
+class JobOutputs:
+    """Downloads of a finished job, built once (not on every rerun of a page)."""
+
+    success_csv: bytes
+    errors_csv: bytes
+    xlsx: bytes
+    summary_json: bytes
+
+
+@dataclass
+class Job:
+    id: str
+    kind: Kind
+    table: object  # csv_io.InputTable: the rows' original headers and values
+    prepared: list[PreparedRow]
+    runner: BulkRunner
+    settings: Settings
+    source_name: str = ""
+    started_by: str = ""
+    parent_id: str | None = None
+    purpose: str = "run"  # "run", "retry" or "reissue"
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    report: RunReport | None = None
+    error: str | None = None  # the run could not go on (shown to the user)
+    _thread: threading.Thread | None = field(default=None, repr=False)
+    _live: dict[int, RowResult] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def status(self) -> str:
+        if self.error:
+            return "failed"
+        if self.report is None:
+            return "running" if self._thread and self._thread.is_alive() else "queued"
+        return {"cancelled": "cancelled", "unauthorized": "stopped"}.get(self.report.stopped_reason or "", "done")
+
+    @property
+    def finished(self) -> bool:
+        return self.report is not None or self.error is not None
+
+    def progress(self) -> Progress:
+        return self.runner.progress()
+
+    def cancel(self) -> None:
+        self.runner.cancel()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return self.finished
+
+    def results(self) -> list[RowResult]:
+        """Results so far (all of them once finished), ordered by row."""
+        if self.report is not None:
+            return self.report.results
+        with self._lock:
+            return [self._live[row] for row in sorted(self._live)]
+
+    def _collect(self, result: RowResult) -> None:
+        with self._lock:
+            self._live[result.row] = result
+
+    @cached_property
+    def outputs(self) -> JobOutputs:
+        if self.report is None:
+            raise ConsoleError("the run has not finished yet")
+        from .export import errors_frame, success_frame, summary_json, to_csv_bytes, to_xlsx_bytes
+
+        success, errors = success_frame(self.table, self.report), errors_frame(self.table, self.report)
+        return JobOutputs(to_csv_bytes(success), to_csv_bytes(errors), to_xlsx_bytes(success, errors), summary_json(self.report))
+
+
+class JobManager:
+    """Starts runs in background threads and finds them again by id."""
+
+    def __init__(self):
+        self._jobs: dict[str, Job] = {}
+        self._lock = threading.Lock()
+
+    def get(self, job_id: str | None) -> Job | None:
+        with self._lock:
+            return self._jobs.get(job_id or "")
+
+    def list(self) -> list[Job]:
+        with self._lock:
+            return sorted(self._jobs.values(), key=lambda j: j.created_at, reverse=True)
+
+    def start(
+        self,
+        settings: Settings,
+        table,
+        prepared: list[PreparedRow],
+        kind: Kind,
+        *,
+        source_name: str = "",
+        started_by: str = "",
+        parent_id: str | None = None,
+        purpose: str = "run",
+    ) -> Job:
+        links = LinkBuilder(settings)
+        links.check(kind)  # fail now, in the page, rather than in the background
+        client = CommBoxClient.from_settings(settings)
+        job = Job(
+            id=uuid.uuid4().hex[:12], kind=kind, table=table, prepared=prepared,
+            runner=BulkRunner(client, links, concurrency=settings.concurrency, rate_limit=settings.rate_limit),
+            settings=settings, source_name=source_name, started_by=started_by,
+            parent_id=parent_id, purpose=purpose,
+        )
+        job.runner.on_result = job._collect
+        job._thread = threading.Thread(target=self._run, args=(job, client), name=f"job-{job.id}", daemon=True)
+        with self._lock:
+            self._jobs[job.id] = job
+            self._forget_old()
+        job._thread.start()
+        return job
+
+    def _run(self, job: Job, client: CommBoxClient) -> None:
+        try:
+            job.report = job.runner.run(job.prepared, job.kind)
+        except Exception as exc:  # noqa: BLE001 - a background thread must report, never vanish
+            job.error = f"the run stopped unexpectedly: {type(exc).__name__}"
+        finally:
+            client.close()
+
+    def retry_failed(self, job: Job, *, rows: Iterable[PreparedRow] | None = None, started_by: str = "") -> Job:
+        """A new job for the rows whose error may change on retry (or the given, edited rows)."""
+        if rows is None:
+            retryable = {r.row for r in job.results() if r.retryable}
+            rows = [p for p in job.prepared if p.row in retryable]
+        return self._child(job, list(rows), "retry", started_by)
+
+    def reissue_expired(self, job: Job, *, now: datetime | None = None, started_by: str = "") -> Job:
+        """A new job for the rows whose links have expired (tokens are short-lived)."""
+        now = now or datetime.now(UTC)
+        expired = {r.row for r in job.results() if r.ok and r.expires_at and r.expires_at <= now}
+        return self._child(job, [p for p in job.prepared if p.row in expired], "reissue", started_by)
+
+    def _child(self, job: Job, rows: list[PreparedRow], purpose: str, started_by: str) -> Job:
+        if not rows:
+            raise ConsoleError(f"no rows to {purpose}")
+        return self.start(
+            job.settings, job.table, rows, job.kind, source_name=job.source_name,
+            started_by=started_by, parent_id=job.id, purpose=purpose,
+        )
+
+    def _forget_old(self) -> None:
+        finished = [j for j in sorted(self._jobs.values(), key=lambda j: j.created_at) if j.finished]
+        for job in finished[: max(0, len(self._jobs) - MAX_JOBS_KEPT)]:
+            del self._jobs[job.id]
