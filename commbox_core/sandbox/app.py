@@ -1,0 +1,47 @@
+"""create_app(): the sandbox as a Starlette app. Its state lives on the app, so several
+sandboxes can run side by side in one process."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from . import controls
+from .config import SandboxConfig
+from .link_pages import chat_page, login_page
+from .pages import index_page
+from .state import SandboxState
+from .ticket_api import create_ticket
+
+OPENAPI_DOCUMENT = resources.files(__package__).joinpath("openapi.json").read_bytes()
+
+
+async def _openapi(request: Request) -> Response:
+    return Response(OPENAPI_DOCUMENT, media_type="application/json")
+
+
+async def _index(request: Request) -> Response:
+    return HTMLResponse(index_page(base_url=str(request.base_url).rstrip("/")))
+
+
+def create_app(config: SandboxConfig | None = None) -> Starlette:
+    routes = [
+        Route("/auth/ticket", create_ticket, methods=["POST"]),
+        Route("/login", login_page, methods=["GET"]),
+        # `path`, not `str`: a channel id is base64 and may hold a "/" (sent as %2F).
+        Route("/chat/{channel:path}", chat_page, methods=["GET"]),
+        Route("/openapi.json", _openapi, methods=["GET"]),
+        Route("/", _index, methods=["GET"]),
+        Route("/_sandbox/stats", controls.stats, methods=["GET"]),
+        Route("/_sandbox/reset", controls.reset, methods=["POST"]),
+        Route("/_sandbox/config", controls.config, methods=["GET", "POST"]),
+        Route("/_sandbox/clock", controls.clock, methods=["POST"]),
+        Route("/_sandbox/customers", controls.customers, methods=["GET"]),
+    ]
+    app = Starlette(routes=routes)
+    app.state.sandbox = SandboxState(config or SandboxConfig())
+    return app
