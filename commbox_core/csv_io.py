@@ -403,15 +403,17 @@ def check_columns(match: ColumnMatch, kind: Kind, *, default_brand: str | None) 
     """Raise InputFileError naming what is missing, what was found, and the accepted names."""
     columns = match.columns or [*match.mapping.values(), *match.unmatched]
     found = ", ".join(f'"{c}"' for c in columns[:20]) + (f" and {len(columns) - 20} more" if len(columns) > 20 else "")
-    who = "agent" if kind is Kind.AGENT else "customer"
+    key_fields = AGENT_REQUIRED if kind is Kind.AGENT else CUSTOMER_IDENTIFIERS
     if not match.mapping:
-        accepted = "; ".join(_accepted(f, kind) for f in fields_for(kind))
-        hint = " The first line looks like data: add a line with the column names at the top." if any(
+        hint = "The first line looks like data: add a line with the column names at the top. " if any(
             _looks_like_data(c) for c in columns
         ) else ""
+        optional = ", ".join(f for f in fields_for(kind) if f not in key_fields)
         raise InputFileError(
-            f"None of the columns in this file is recognised for {who} tickets. Columns found: {found}.{hint} "
-            f"The first line must name the columns; accepted names are: {accepted}."
+            f"None of the columns in this file is recognised for {kind} tickets. Columns found: {found}. {hint}"
+            f"The first line must name the columns{', with at least one of' * (kind is Kind.CUSTOMER)}: "
+            f"{'; '.join(_accepted(f, kind) for f in key_fields)}; "
+            f"optional: {optional}."
         )
     missing = match.missing_for(kind, default_brand=default_brand)
     if not missing:
@@ -419,9 +421,8 @@ def check_columns(match: ColumnMatch, kind: Kind, *, default_brand: str | None) 
     if kind is Kind.CUSTOMER:
         need = "at least one column that identifies the customer: " + "; or ".join(_accepted(f, kind) for f in missing)
     else:
-        need = "a column for " + "; and for ".join(_accepted(f, kind) for f in missing)
-        if "brand" in missing:
-            need += " (or choose a default brand)"
+        wants = [_accepted(f, kind) + (", or a default brand set for the upload" if f == "brand" else "") for f in missing]
+        need = "a column for " + "; and a column for ".join(wants)
     raise InputFileError(f"This file needs {need}. Columns found: {found}. Rename the columns in the first line and upload it again.")
 
 
