@@ -155,33 +155,41 @@ def _undeclared_encodings(data: bytes) -> list[str]:
 
 
 def _sniff_delimiter(sample: str, complete: bool) -> str:
-    """The candidate that splits the header into most columns with the data rows agreeing."""
-    best, best_score = ",", (0.0, 0)
+    """The candidate that reads the sample cleanly, splitting the header into most columns with the
+    data rows agreeing. Clean means every quote wraps a whole value: a wrong delimiter leaves
+    quotes stranded next to the true one, which strict parsing notices."""
+    best, best_score = ",", (False, 0.0, 0)
     for delimiter in DELIMITER_NAMES:
-        reader = csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter, strict=False)
-        try:
-            records = [r for r in _take(reader, _SNIFF_RECORDS + 2) if r and any(v.strip() for v in r)]
-        except csv.Error:
-            continue
-        if not complete and len(records) > 2:
-            records = records[:-1]  # the sample may have cut the last record short
+        clean, records = _sample_records(sample, delimiter, complete)
         if not records or len(records[0]) < 2:
             continue
         width = len(records[0])
         body = records[1:] or records
-        score = (sum(len(r) == width for r in body) / len(body), width)
+        score = (clean, sum(len(r) == width for r in body) / len(body), width)
         if score > best_score:
             best, best_score = delimiter, score
     return best
 
 
-def _take(reader, n: int) -> list[list[str]]:
-    rows = []
-    for row in reader:
-        rows.append(row)
-        if len(rows) >= n:
-            break
-    return rows
+def _sample_records(sample: str, delimiter: str, complete: bool) -> tuple[bool, list[list[str]]]:
+    """(parsed strictly without error, the sample's non-blank records)."""
+    for strict in (True, False):
+        reader = csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter, strict=strict)
+        records: list[list[str]] = []
+        try:
+            for record in reader:
+                if record and any(v.strip() for v in record):
+                    records.append(record)
+                if len(records) > _SNIFF_RECORDS:
+                    break
+        except csv.Error as exc:
+            # Running out of sample inside a quoted value is the sample's fault, not the delimiter's.
+            if strict and not (not complete and "unexpected end of data" in str(exc)):
+                continue
+        if not complete and len(records) > 2:
+            records = records[:-1]  # the sample may have cut the last record short
+        return strict, records
+    return False, []
 
 
 def _parse(data: bytes, encoding: str, filename: str, max_rows: int) -> InputTable:
