@@ -1,0 +1,41 @@
+"""CommBox Ticket Console: the dashboard's entry point (`streamlit run app.py`).
+
+Page config, the mode banner every page shows, and navigation over the files in pages/.
+A configuration problem becomes a page that explains it, never a traceback.
+"""
+
+from pathlib import Path
+
+import streamlit as st
+
+from commbox_core.errors import ConfigError
+from ui.backend import backend
+from ui.widgets import config_problem_page, mode_banner
+
+PAGES = Path(__file__).parent / "pages"
+
+st.set_page_config(page_title="CommBox Ticket Console", page_icon=":material/confirmation_number:", layout="wide")
+
+try:
+    context = backend()
+except ConfigError as problem:
+    page = st.navigation([st.Page(lambda: config_problem_page(str(problem)), title="Configuration problem",
+                                  icon=":material/error:", url_path="configuration-problem")])
+else:
+    page = st.navigation(
+        {
+            "": [
+                st.Page(PAGES / "home.py", title="Home", icon=":material/home:", default=True),
+            ],
+            "Issue tickets": [
+                st.Page(PAGES / "single_ticket.py", title="Single ticket", icon=":material/person:", url_path="single"),
+                st.Page(PAGES / "bulk_tickets.py", title="Bulk tickets", icon=":material/group:", url_path="bulk"),
+            ],
+            "Review": [
+                st.Page(PAGES / "history.py", title="History", icon=":material/history:", url_path="history"),
+                st.Page(PAGES / "settings.py", title="Settings", icon=":material/settings:", url_path="settings"),
+            ],
+        }
+    )
+    mode_banner(context)
+page.run()

@@ -1,0 +1,245 @@
+"""Bulk tickets: template, upload, column matching, preview and fixes, run options, the run.
+
+A run lives in the server's JobManager, not in this script; its id is kept in the URL
+(?job=<id>) and in the session, so a refresh or a trip to another page finds it again.
+"""
+
+import streamlit as st
+
+from commbox_core.csv_io import ColumnMatch, check_columns, match_columns, read_table
+from commbox_core.errors import ConsoleError, InputFileError
+from commbox_core.fields import AGENT_REQUIRED, FIELD_LABELS, Kind, fields_for
+from commbox_core.models import RowDefaults
+from commbox_core.prepare import duplicate_rows, prepare_rows
+from commbox_core.templates import TEMPLATE_FILENAMES, template_csv
+from commbox_core.views import (
+    REASON,
+    VALID,
+    RunPlan,
+    apply_edits,
+    invalid_rows,
+    mapped_columns,
+    preview_frame,
+)
+from ui.backend import backend, run_plans
+from ui.editing import clear_edits, paged_editor, stored_edits
+from ui.runs import open_run, results_panel, run_progress, run_summary
+from ui.text import inert
+
+context = backend()
+settings, manager = context.settings, context.manager
+
+st.title("Bulk tickets")
+
+# ---- A run chosen: show it ---------------------------------------------------------------------
+job_id = st.query_params.get("job") or st.session_state.get("bulk_job")
+if job_id:
+    st.query_params["job"] = job_id  # page switches drop query parameters; put it back
+    job = manager.get(job_id)
+    if st.button("New upload", icon=":material/upload_file:", key="new_upload"):
+        open_run(None)
+        st.rerun()
+    if job is None:
+        st.warning(
+            f"Run {inert(job_id)} is not known to this server. Runs are kept in the server's memory, so a "
+            "server restart forgets them (the outcome files you downloaded are unaffected). Start a new upload.",
+            icon=":material/search_off:",
+        )
+        st.stop()
+    run_summary(job)
+    if not job.finished:
+        run_progress(manager, job.id)
+    else:
+        results_panel(manager, job)
+    if job.parent_id and manager.get(job.parent_id):
+        if st.button(f"Show run {job.parent_id}, which this run followed up", icon=":material/arrow_back:",
+                     key="show_parent"):
+            open_run(job.parent_id)
+            st.rerun()
+    for child in (j for j in manager.list() if j.parent_id == job.id):
+        if st.button(f"Show follow-up run {child.id} ({child.purpose}, {child.status})",
+                     icon=":material/arrow_forward:", key=f"show_child_{child.id}"):
+            open_run(child.id)
+            st.rerun()
+    st.stop()
+
+# ---- 1. Who, and the template ------------------------------------------------------------------
+st.caption(
+    "Upload a CSV with one agent or customer per row and get a ticket link for each. Rows are checked "
+    "before anything is sent; you can fix them here. The run goes on in the server if you leave the page."
+)
+KIND_LABELS = {Kind.AGENT: "Agents: console logins", Kind.CUSTOMER: "Customers: chat links"}
+st.subheader("1 · Who gets tickets", anchor=False)
+kind = st.segmented_control(
+    "Tickets for", list(Kind), format_func=KIND_LABELS.get, default=Kind.AGENT, required=True, key="bulk_kind"
+)
+first, second, _ = st.columns([1, 1, 2])
+for column, template_kind in ((first, Kind.AGENT), (second, Kind.CUSTOMER)):
+    column.download_button(
+        f"{template_kind.capitalize()} template", template_csv(template_kind),
+        file_name=TEMPLATE_FILENAMES[template_kind], mime="text/csv", icon=":material/download:",
+        on_click="ignore", key=f"template_{template_kind}",
+    )
+st.caption(
+    "Templates have the columns the console reads and two example rows the sandbox knows: replace them. "
+    "Column names may differ (Phone, E-mail, Customer ID, …): you can match them in step 3."
+)
+
+# ---- 2. Upload ---------------------------------------------------------------------------------
+st.subheader("2 · Upload the file", anchor=False)
+upload = st.file_uploader(
+    "CSV file", key="bulk_upload", max_upload_size=settings.max_upload_mb,
+    help=f"Comma, semicolon or tab separated; UTF-8 or a Windows encoding. At most {settings.max_upload_mb} MB "
+         f"and {settings.max_rows:,} rows.",
+)
+if upload is None:
+    st.info("Upload a CSV file to continue, or download a template above to start from.", icon=":material/upload:")
+    st.stop()
+
+cached = st.session_state.get("bulk_table")
+if cached is None or cached[0] != upload.file_id:
+    try:
+        table = read_table(upload.getvalue(), filename=upload.name, max_bytes=settings.max_upload_bytes,
+                           max_rows=settings.max_rows)
+        cached = (upload.file_id, table, None)
+    except InputFileError as problem:
+        cached = (upload.file_id, None, str(problem))
+    st.session_state["bulk_table"] = cached
+    clear_edits("bulk_edits")
+_, table, unreadable = cached
+if table is None:
+    st.error(unreadable, icon=":material/error:")
+    st.stop()
+
+DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+st.caption(
+    f"{len(table.frame):,} rows · {len(table.columns)} columns · {table.encoding} · "
+    f"{DELIMITERS.get(table.delimiter, table.delimiter)} separated"
+)
+if table.row_problems:
+    st.warning(
+        f"{len(table.row_problems):,} rows are malformed in the file (see their reason in the preview): "
+        "they are not sent unless you fix them below.",
+        icon=":material/warning:",
+    )
+
+# ---- 3. Columns --------------------------------------------------------------------------------
+st.subheader("3 · Match the columns", anchor=False)
+automatic = match_columns(table.columns, kind)
+required = set(AGENT_REQUIRED) if kind is Kind.AGENT else set()
+options = [None, *table.columns]
+mapping: dict[str, str] = {}
+grid = st.columns(4)
+for position, name in enumerate(fields_for(kind)):
+    label = FIELD_LABELS[name] + (" *" if name in required else "")
+    with grid[position % 4]:
+        chosen = st.selectbox(
+            label, options, index=options.index(automatic.mapping.get(name)),
+            format_func=lambda column: "— not in the file —" if column is None else column,
+            key=f"bulk_map_{upload.file_id}_{kind}_{name}",
+        )
+    if chosen is not None:
+        mapping[name] = chosen
+unmatched = [c for c in table.columns if c not in mapping.values()]
+reused = sorted({c for c in mapping.values() if list(mapping.values()).count(c) > 1})
+notes = []
+if kind is Kind.CUSTOMER:
+    notes.append("A customer needs a unique ID, an email or a phone.")
+notes.append("* required." if required else "")
+if unmatched:
+    notes.append("Not sent, but kept in the result files: " + ", ".join(f"“{inert(c)}”" for c in unmatched) + ".")
+st.caption(" ".join(n for n in notes if n))
+if reused:
+    st.warning("The same column feeds several fields: " + ", ".join(inert(c) for c in reused), icon=":material/warning:")
+
+# ---- 4. Options --------------------------------------------------------------------------------
+st.subheader("4 · Run options", anchor=False)
+left, middle, right = st.columns(3)
+with left:
+    default_brand = st.text_input("Default brand", value=settings.brand or "", key="bulk_brand",
+                                  help="For rows whose brand cell is empty (or when the file has no brand column).")
+    default_channel = ""
+    if kind is Kind.CUSTOMER:
+        default_channel = st.text_input("Chat channel", value=settings.channel_id or "", key="bulk_channel",
+                                        help="For rows without a channelId: the chat their link opens.")
+with middle:
+    one_time = st.toggle("One-time use", key="bulk_one_time",
+                         help="Each link works once. A row's oneTimeUse cell, when filled, wins.")
+    override = False
+    if kind is Kind.CUSTOMER:
+        override = st.toggle("Override user info", key="bulk_override",
+                             help="CommBox updates each customer's record with the row's values.")
+with right:
+    concurrency = st.slider("Concurrency", 1, 64, settings.concurrency, key="bulk_concurrency",
+                            help="Requests in flight at once. Throttling (429) slows the run down by itself.")
+
+try:
+    check_columns(ColumnMatch(mapping, unmatched, list(table.columns)), kind, default_brand=default_brand)
+except InputFileError as problem:
+    st.error(str(problem), icon=":material/error:")
+    st.stop()
+
+# ---- 5. Preview --------------------------------------------------------------------------------
+st.subheader("5 · Check and fix the rows", anchor=False)
+defaults = RowDefaults(brand=default_brand.strip() or None, channel_id=default_channel.strip() or None,
+                       one_time_use=one_time, override_user_info=override)
+edits = stored_edits("bulk_edits")
+edited = apply_edits(table, edits)
+signature = (upload.file_id, kind, tuple(sorted(mapping.items())), defaults,
+             st.session_state.get("bulk_edits_version", 0))
+memo = st.session_state.get("bulk_prepared")
+if memo is None or memo[0] != signature:
+    memo = (signature, prepare_rows(edited, mapping, kind, defaults))
+    st.session_state["bulk_prepared"] = memo
+prepared = memo[1]
+invalid = invalid_rows(prepared)
+valid_count = len(prepared) - len(invalid)
+
+counts = st.columns(4)
+counts[0].metric("Rows", f"{len(prepared):,}")
+counts[1].metric("Valid", f"{valid_count:,}")
+counts[2].metric("Invalid", f"{len(invalid):,}")
+counts[3].metric("Edited", f"{len(edits):,}")
+duplicates = duplicate_rows(prepared)
+if duplicates:
+    shown = ", ".join(f"{row} (same as {first})" for row, first in list(duplicates.items())[:8])
+    more = f" and {len(duplicates) - 8:,} more" if len(duplicates) > 8 else ""
+    st.warning(f"{len(duplicates):,} rows name a person an earlier row already names: rows {shown}{more}. "
+               "Each still gets its own ticket.", icon=":material/content_copy:")
+
+VIEWS = {"invalid": "Invalid rows", "all": "All rows"}
+view = st.segmented_control("Show", list(VIEWS), format_func=VIEWS.get, required=True,
+                            default="invalid" if invalid else "all", key=f"bulk_view_{bool(invalid)}")
+rows = invalid if view == "invalid" else [p.row for p in prepared]
+columns = mapped_columns(mapping, kind)
+by_row = {p.row: p for p in prepared}
+if not rows:
+    st.success("Every row is valid.", icon=":material/check_circle:")
+else:
+    st.caption("Edit a cell to fix a row: it is checked again at once. Only the columns matched above are shown.")
+    paged_editor(
+        "bulk_edits", rows, lambda page: preview_frame(edited, [by_row[r] for r in page], columns), columns,
+        column_config={
+            VALID: st.column_config.CheckboxColumn("valid"),
+            REASON: st.column_config.TextColumn("reason", width="large"),
+        },
+    )
+if edits and st.button("Undo all edits", icon=":material/undo:", key="bulk_undo"):
+    clear_edits("bulk_edits")
+    st.rerun()
+
+# ---- 6. Start ----------------------------------------------------------------------------------
+st.subheader("6 · Issue the tickets", anchor=False)
+if invalid:
+    st.caption(f"{len(invalid):,} invalid rows are not sent; they go to errors.csv with their reason.")
+if st.button(f"Issue {valid_count:,} tickets", type="primary", icon=":material/send:", disabled=valid_count == 0,
+             key="bulk_start"):
+    run_settings = settings if concurrency == settings.concurrency else settings.replace(concurrency=concurrency)
+    try:
+        job = manager.start(run_settings, edited, prepared, kind, source_name=upload.name, started_by="dashboard")
+    except ConsoleError as problem:
+        st.error(str(problem), icon=":material/error:")
+        st.stop()
+    run_plans()[job.id] = RunPlan(dict(mapping), defaults)
+    open_run(job.id)
+    st.rerun()

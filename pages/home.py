@@ -1,0 +1,70 @@
+"""Home: which CommBox this is, whether it answers, what each page is for, the latest runs."""
+
+from datetime import UTC, datetime
+
+import streamlit as st
+
+from commbox_core.views import history_frame
+from ui.backend import backend, check_connection
+
+context = backend()
+settings = context.settings
+
+st.title("CommBox Ticket Console")
+st.caption(
+    "Issue CommBox login-bypass tickets: agent console logins and customer chat links, "
+    "for one person or for a whole CSV file. Every link is a credential: share it only with its owner."
+)
+
+left, right = st.columns([3, 2], gap="large")
+
+with left, st.container(border=True):
+    st.subheader("Connection", anchor=False)
+    mode = "Sandbox (built-in emulator)" if settings.sandbox else "Live tenant"
+    st.markdown(
+        f"**Mode:** {mode}  \n"
+        f"**API:** `{settings.api_url}/auth/ticket`  \n"
+        f"**API key:** `{settings.masked_key()}`  \n"
+        f"**Agent links:** `{settings.login_url or '(not set: COMMBOX_LOGIN_URL)'}`  \n"
+        f"**Chat links:** `{(settings.chat_url + '/chat/…') if settings.chat_url else '(not set: COMMBOX_CHAT_URL)'}`"
+    )
+    if st.button("Check connection", icon=":material/network_check:", key="check_connection"):
+        with st.spinner(f"Asking {settings.api_host}…"):
+            st.session_state["connection_verdict"] = check_connection(settings)
+    verdict = st.session_state.get("connection_verdict")
+    if verdict is not None:
+        show = {"success": st.success, "warning": st.warning, "error": st.error}[verdict.level]
+        show(f"**{verdict.headline}.** {verdict.detail}")
+    st.caption(
+        "What the check does: it asks for an agent ticket for a made-up agent. A working tenant answers "
+        "404 Not Found, which proves the URL reaches CommBox and the key is accepted; 401 means the key "
+        "is wrong. No ticket is issued and nobody is logged in."
+    )
+
+with right, st.container(border=True):
+    st.subheader("Pages", anchor=False)
+    guide = (
+        ("pages/single_ticket.py", "Single ticket", ":material/person:",
+         "One agent or customer: fill in a form, get a link to copy or open."),
+        ("pages/bulk_tickets.py", "Bulk tickets", ":material/group:",
+         "Upload a CSV, check and fix rows, issue a link per row, download the results."),
+        ("pages/history.py", "History", ":material/history:",
+         "Past runs with their counts; outcome files without live links."),
+        ("pages/settings.py", "Settings", ":material/settings:",
+         "Where each setting comes from; adjust limits and defaults for this session."),
+    )
+    for path, label, icon, text in guide:
+        st.page_link(path, label=label, icon=icon)
+        st.caption(text)
+
+st.subheader("Latest runs", anchor=False)
+jobs = context.manager.list()[:5]
+if not jobs:
+    st.info(
+        "No runs yet since the dashboard started. Start one on **Bulk tickets**; "
+        "runs are kept in memory while the server runs.",
+        icon=":material/inbox:",
+    )
+else:
+    st.dataframe(history_frame(jobs, datetime.now(UTC)), hide_index=True, key="home_runs")
+    st.page_link("pages/history.py", label="All runs", icon=":material/arrow_forward:")

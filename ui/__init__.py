@@ -1,0 +1,1 @@
+"""Streamlit-only glue shared by the pages: process-wide resources and common widgets."""

@@ -1,0 +1,249 @@
+"""How a run shows: its summary, its live progress, and its results with downloads and follow-ups."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import streamlit as st
+
+from commbox_core.errors import ConsoleError
+from commbox_core.jobs import Job, JobManager
+from commbox_core.prepare import prepare_rows
+from commbox_core.views import (
+    PURPOSE_LABELS,
+    REASON,
+    SECONDS_LEFT,
+    apply_edits,
+    error_view,
+    expired_rows,
+    fix_frame,
+    fixable_rows,
+    format_duration,
+    live_links,
+    local_time,
+    mapped_columns,
+    progress_text,
+    retryable_rows,
+    rows_of,
+    subject_by_row,
+    success_view,
+)
+from ui.backend import run_plans
+from ui.editing import paged_editor, stored_edits
+from ui.text import inert
+
+PROGRESS_EVERY_S = 0.5  # two updates a second at most
+
+
+def open_run(job_id: str | None) -> None:
+    """Show this run on the Bulk tickets page, in the URL too, so a refresh finds it again."""
+    if job_id:
+        st.query_params["job"] = job_id
+        st.session_state["bulk_job"] = job_id
+    else:
+        st.query_params.pop("job", None)
+        st.session_state.pop("bulk_job", None)
+
+
+def run_summary(job: Job) -> None:
+    """Status headline and counts of a run, finished or not."""
+    progress = job.progress()
+    summary = job.report.summary() if job.report is not None else None
+    total = len(job.prepared)
+    ok = summary["succeeded"] if summary else progress.ok
+    failed = summary["failed"] if summary else progress.failed
+    purpose = "" if job.purpose == "run" else f" · {PURPOSE_LABELS.get(job.purpose, job.purpose)} of run {job.parent_id}"
+    st.caption(
+        f"Run **{job.id}** · {inert(job.source_name or 'no file name')} · {job.kind}s · "
+        f"started {local_time(job.created_at)}{purpose}"
+    )
+    if job.status == "failed":
+        st.error(f"The run stopped: {job.error}", icon=":material/error:")
+    elif job.status == "stopped":
+        st.error(
+            "CommBox refused the API key (401), so the run stopped at once: every other row would have "
+            "failed the same way. Rows not sent are listed as not_attempted. Check COMMBOX_API_KEY, then "
+            "use Retry failed rows.",
+            icon=":material/key_off:",
+        )
+    elif job.status == "cancelled":
+        st.warning(f"Cancelled. {ok:,} rows got a ticket; rows not sent are listed as not_attempted.",
+                   icon=":material/cancel:")
+    elif job.finished and failed == 0:
+        st.success(f"Done: all {total:,} rows got a ticket.", icon=":material/check_circle:")
+    elif job.finished:
+        st.warning(f"Done: {ok:,} of {total:,} rows got a ticket; {failed:,} failed (see Errors).",
+                   icon=":material/warning:")
+    columns = st.columns(4)
+    columns[0].metric("Rows", f"{total:,}")
+    columns[1].metric("Succeeded", f"{ok:,}")
+    columns[2].metric("Failed", f"{failed:,}")
+    if summary:
+        rate = f"{summary['rows_per_s']:,.1f} rows/s" if summary["rows_per_s"] else None
+        columns[3].metric("Took", format_duration(summary["duration_s"]), delta=rate, delta_color="off",
+                          delta_arrow="off")
+    else:
+        columns[3].metric("Elapsed", format_duration(progress.elapsed_s))
+
+
+def run_progress(manager: JobManager, job_id: str) -> None:
+    @st.fragment(run_every=PROGRESS_EVERY_S)
+    def poll() -> None:
+        job = manager.get(job_id)
+        if job is None or job.finished:
+            st.rerun()  # the page then shows the results
+        progress = job.progress()
+        st.progress(progress.fraction, text=progress_text(progress))
+        st.caption("The run goes on in the server: you can leave this page, refresh it, or close the tab; "
+                   "come back through History or this page's address.")
+        if st.button("Cancel run", icon=":material/stop_circle:", key=f"cancel_{job_id}"):
+            job.cancel()
+            st.toast("Cancelling: requests already sent finish first.", icon=":material/cancel:")
+
+    poll()
+
+
+def _downloads(job: Job) -> None:
+    try:
+        with st.spinner("Preparing the result files…"):
+            outputs = job.outputs  # built once per job, then cached on it
+    except ConsoleError as problem:
+        st.error(f"No result files: {problem}", icon=":material/error:")
+        return
+    first, second, third, fourth = st.columns(4)
+    common = {"on_click": "ignore", "icon": ":material/download:"}
+    first.download_button("success.csv", outputs.success_csv, file_name="success.csv", mime="text/csv",
+                          key=f"dl_success_{job.id}", type="primary", **common)
+    second.download_button("errors.csv", outputs.errors_csv, file_name="errors.csv", mime="text/csv",
+                           key=f"dl_errors_{job.id}", **common)
+    third.download_button(
+        "results.xlsx", outputs.xlsx, file_name="results.xlsx",
+        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key=f"dl_xlsx_{job.id}", **common,
+    )
+    fourth.download_button("summary.json", outputs.summary_json, file_name="summary.json", mime="application/json",
+                           key=f"dl_summary_{job.id}", **common)
+    st.caption("success.csv and results.xlsx hold live links (credentials): share each link only with its owner. "
+               "errors.csv can be fixed and uploaded again as it is.")
+
+
+def _link_countdown(job: Job) -> None:
+    @st.fragment(run_every=1)
+    def tick() -> None:
+        now = datetime.now(UTC)
+        valid, next_end = live_links(job.results(), now)
+        if valid == 0:
+            st.caption(f"All links from this run have expired (as of {local_time(now)}).")
+            return
+        st.caption(
+            f":material/timer: {valid:,} link{'s' * (valid != 1)} still valid; the next expires in "
+            f"{format_duration((next_end - now).total_seconds())}. Seconds left in the table are as of "
+            f"{local_time(now)}."
+        )
+
+    tick()
+
+
+def results_panel(manager: JobManager, job: Job) -> None:
+    report = job.report
+    if report is None:
+        return
+    _downloads(job)
+    now = datetime.now(UTC)
+    subjects = subject_by_row(job.table, job.prepared, job.kind)
+    succeeded, failed = report.succeeded, report.failed
+    links_tab, errors_tab = st.tabs([f"Links ({len(succeeded):,})", f"Errors ({len(failed):,})"])
+    with links_tab:
+        if not succeeded:
+            st.info("No row got a ticket in this run.", icon=":material/info:")
+        else:
+            _link_countdown(job)
+            st.dataframe(
+                success_view(job.table, report, subjects, now),
+                hide_index=True,
+                key=f"success_{job.id}",
+                column_config={
+                    "row": st.column_config.NumberColumn("row", help="Row number in the file (1 = first data row)"),
+                    "url": st.column_config.LinkColumn("link", display_text="Open link", help="The ticket URL"),
+                    "expires_at": st.column_config.TextColumn("expires at (UTC)"),
+                    SECONDS_LEFT: st.column_config.NumberColumn("seconds left", format="%d s"),
+                },
+            )
+    with errors_tab:
+        if not failed:
+            st.success("No errors.", icon=":material/check_circle:")
+        else:
+            st.dataframe(
+                error_view(job.table, report, subjects),
+                hide_index=True,
+                key=f"errors_{job.id}",
+                column_config={
+                    "row": st.column_config.NumberColumn("row", help="Row number in the file (1 = first data row)"),
+                    "error_code": st.column_config.TextColumn("error_code"),
+                    REASON: st.column_config.TextColumn("reason", width="large"),
+                },
+            )
+    _follow_ups(manager, job, now)
+
+
+def _follow_ups(manager: JobManager, job: Job, now: datetime) -> None:
+    results = job.results()
+    retryable, expired = retryable_rows(results), expired_rows(results, now)
+    st.subheader("Follow up", anchor=False)
+    left, right = st.columns(2)
+    with left:
+        if st.button(
+            f"Retry failed rows ({len(retryable):,})", icon=":material/replay:", disabled=not retryable,
+            key=f"retry_{job.id}",
+            help="Sends again the rows whose error may go away on its own: throttled, server errors, network "
+                 "trouble, answers without a ticket, and rows never sent. Other errors need an edit (below).",
+        ):
+            _start_child(lambda: manager.retry_failed(job, started_by="dashboard"), job)
+    with right:
+        if st.button(
+            f"Re-issue expired links ({len(expired):,})", icon=":material/autorenew:", disabled=not expired,
+            key=f"reissue_{job.id}",
+            help="Asks for new tickets for the rows whose links have expired, with the same values.",
+        ):
+            _start_child(lambda: manager.reissue_expired(job, started_by="dashboard"), job)
+    _fix_and_resend(manager, job)
+
+
+def _start_child(start, parent: Job) -> None:
+    try:
+        child = start()
+    except ConsoleError as problem:
+        st.error(str(problem), icon=":material/error:")
+        return
+    plans = run_plans()
+    if parent.id in plans:
+        plans[child.id] = plans[parent.id]
+    open_run(child.id)
+    st.rerun()
+
+
+def _fix_and_resend(manager: JobManager, job: Job) -> None:
+    plan = run_plans().get(job.id)
+    rows = fixable_rows(job.results())
+    if not rows or plan is None:
+        return
+    store = f"fix_edits_{job.id}"
+    columns = mapped_columns(plan.mapping, job.kind)
+    by_row = {r.row: r for r in job.results()}
+    with st.expander(f"Fix and resend {len(rows):,} rows that need an edit", icon=":material/edit:"):
+        st.caption("Correct the values in the grid (invalid values, or an agent whose email or phone does not "
+                   "match the record), then resend only the rows you changed. They are checked again first.")
+        edits = stored_edits(store)
+        edited = apply_edits(job.table, edits)
+        paged_editor(
+            store, rows, lambda page: fix_frame(edited, [by_row[r] for r in page], columns), columns,
+            column_config={REASON: st.column_config.TextColumn("reason", width="large")},
+        )
+        changed = sorted(set(edits) & set(rows))
+        if st.button(f"Resend {len(changed):,} edited rows", icon=":material/send:", disabled=not changed,
+                     key=f"resend_{job.id}", type="primary"):
+            prepared = prepare_rows(rows_of(edited, changed), plan.mapping, job.kind, plan.defaults)
+            _start_child(
+                lambda: manager.start(job.settings, edited, prepared, job.kind, source_name=job.source_name,
+                                      started_by="dashboard", parent_id=job.id, purpose="retry"),
+                job,
+            )
