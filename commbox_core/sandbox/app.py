@@ -6,6 +6,7 @@ from __future__ import annotations
 from importlib import resources
 
 from starlette.applications import Starlette
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
@@ -20,6 +21,23 @@ from .ticket_api import create_ticket
 OPENAPI_DOCUMENT = resources.files(__package__).joinpath("openapi.json").read_bytes()
 
 
+class _ChannelIdConvertor(Convertor[str]):
+    """Any text at all: base64 ids may hold "/", and a mangled link may hold a newline, which
+    Starlette's `path` convertor (`.*`) would not match, leaving the request unanswered by
+    /chat. Whatever it holds, an unknown channel gets the chat route's own 404 page."""
+
+    regex = r"[\s\S]*"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("commbox_channel_id", _ChannelIdConvertor())
+
+
 async def _openapi(request: Request) -> Response:
     return Response(OPENAPI_DOCUMENT, media_type="application/json")
 
@@ -32,8 +50,7 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:
     routes = [
         Route("/auth/ticket", create_ticket, methods=["POST"]),
         Route("/login", login_page, methods=["GET"]),
-        # `path`, not `str`: a channel id is base64 and may hold a "/" (sent as %2F).
-        Route("/chat/{channel:path}", chat_page, methods=["GET"]),
+        Route("/chat/{channel:commbox_channel_id}", chat_page, methods=["GET"]),
         Route("/openapi.json", _openapi, methods=["GET"]),
         Route("/", _index, methods=["GET"]),
         Route("/_sandbox/stats", controls.stats, methods=["GET"]),

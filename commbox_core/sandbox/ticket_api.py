@@ -28,6 +28,10 @@ async def create_ticket(request: Request) -> Response:
     delay = state.dice.delay_seconds(config)
     if delay:
         await asyncio.sleep(delay)
+    # Read the whole request first, whatever the answer: a connection closed with request bytes
+    # still unread is reset (RST) rather than closed, and the client might then lose the partial
+    # response that the dropped-connection fault is meant to show it.
+    body = await request.body()
 
     if not state.authorized(request.headers.get("authorization")):
         description = "Unauthorized: missing or wrong API key (Authorization: Bearer <key>)"
@@ -51,7 +55,7 @@ async def create_ticket(request: Request) -> Response:
         return _error(state, 501, "Not Implemented: the requested operation is not supported")
 
     try:
-        ask = parse_ticket_request(await request.body())
+        ask = parse_ticket_request(body)
         state.check(ask)
     except BadTicketRequest as exc:
         return _error(state, 400, f"Bad Request: {exc}")
