@@ -179,7 +179,7 @@ def _csv_cells(column: pd.Series, *, single_column: bool) -> pd.Series:
     column = column.where(~risky, "'" + column)
     quote = column.str.contains(_QUOTE_PATTERN, regex=True)
     if single_column:
-        quote |= column.str.strip() == ""
+        quote |= column == ""
     return column.where(~quote, '"' + column.str.replace('"', '""', regex=False) + '"')
 
 
@@ -207,7 +207,10 @@ def _write_sheet(sheet, frame: pd.DataFrame, bold, link) -> None:
     sheet.freeze_panes(1, 0)
     sheet.autofilter(0, 0, max(len(frame), 1), max(len(headers) - 1, 0))
     for j, header in enumerate(headers):
-        sheet.write_string(0, j, header, bold)
+        if header:
+            sheet.write_string(0, j, header, bold)
+        else:
+            sheet.write_blank(0, j, None, bold)
     url_column = frame.columns.get_loc("url") if "url" in frame.columns else None
     links = 0
     for i, row in enumerate(zip(*columns), start=1):

@@ -1,0 +1,289 @@
+"""Result files: formula-safe CSV that re-reads exactly, XLSX with text cells and links, summary."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import stat
+from datetime import datetime, timedelta, timezone
+
+import openpyxl
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from commbox_core import export
+from commbox_core.csv_io import match_columns, read_table, unique_column_names
+from commbox_core.errors import ErrorCode
+from commbox_core.export import (
+    errors_frame,
+    needs_neutralising,
+    neutralise,
+    success_frame,
+    summary_json,
+    to_csv_bytes,
+    to_xlsx_bytes,
+    unneutralise,
+    write_outputs,
+)
+from commbox_core.fields import Kind
+from commbox_core.results import RowResult, RunReport
+
+T0 = datetime(2026, 11, 22, 9, 0, tzinfo=timezone.utc)
+TOKEN = "tok3nSECRETvalue"
+
+
+def link(row: int) -> str:
+    return f"https://demo.commbox.io/login?ta={TOKEN}{row}"
+
+
+def make_table(text: str):
+    return read_table(text.replace("\n", "\r\n").encode("utf-8"), filename="in.csv")
+
+
+def make_report(results: list[RowResult]) -> RunReport:
+    return RunReport(Kind.AGENT, results, started_at=T0, finished_at=T0 + timedelta(seconds=4), requests_sent=len(results))
+
+
+def ok(row: int, **extra) -> RowResult:
+    return RowResult(row, True, url=link(row), issued_at=T0, expires_at=T0 + timedelta(minutes=1), **extra)
+
+
+def failed(row: int, code=ErrorCode.NOT_FOUND, error="agent not found") -> RowResult:
+    return RowResult(row, False, error_code=code, error=error)
+
+
+AGENTS = make_table(
+    "username,phone,email,email,,remark\n"
+    "dana,+44 20 7946 0000,d@x.io,dana@y.io,blank header,=HYPERLINK(\"http://evil\")\n"
+    "avi,000123,a@x.io,,,@SUM(A1)\n"
+    "לאה,-1+2,l@x.io,,,\"multi\nline, \"\"quoted\"\"\"\n"
+)
+
+
+def parse_csv(data: bytes) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+
+
+# ---- neutralisation ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ('=HYPERLINK("http://evil","x")', '\'=HYPERLINK("http://evil","x")'),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("-1+2", "'-1+2"),
+        ("+44 20 7946 0000", "'+44 20 7946 0000"),
+        ("\tcmd", "'\tcmd"),
+        ("\rcmd", "'\rcmd"),
+        ("'=1", "''=1"),
+        ("'plain", "'plain"),
+        ("plain", "plain"),
+        ("", ""),
+        ("'''", "'''"),
+        ("a=b", "a=b"),
+    ],
+)
+def test_neutralise_prefixes_one_quote_only_when_needed(value, expected):
+    assert neutralise(value) == expected
+    assert unneutralise(expected) == value
+
+
+@settings(max_examples=300)
+@given(st.text())
+def test_neutralise_round_trips_any_text_and_never_leaves_a_formula(value):
+    assert unneutralise(neutralise(value)) == value
+    assert neutralise(value)[:1] not in set("=+-@\t\r")
+    assert needs_neutralising(value) == (neutralise(value) != value)
+
+
+# ---- frames ---------------------------------------------------------------------------------
+
+
+def test_success_frame_keeps_original_headers_values_and_row_order():
+    report = make_report([ok(3), failed(2), ok(1)])
+    frame = success_frame(AGENTS, report)
+    assert frame.attrs["headers"] == ["row", "username", "phone", "email", "email", "", "remark", "url", "expires_at"]
+    assert frame.columns.is_unique
+    assert frame["row"].tolist() == [1, 3]
+    assert frame["phone"].tolist() == ["+44 20 7946 0000", "-1+2"]
+    assert frame["email (2)"].tolist() == ["dana@y.io", ""]
+    assert frame["url"].tolist() == [link(1), link(3)]
+    assert frame["expires_at"].tolist() == ["2026-11-22T09:01:00Z"] * 2
+
+
+def test_expiry_is_written_in_utc_whatever_the_zone():
+    israel = timezone(timedelta(hours=2))
+    report = make_report([RowResult(1, True, url=link(1), expires_at=datetime(2026, 11, 22, 12, 0, 30, 999, tzinfo=israel)),
+                          RowResult(2, True, url=link(2), expires_at=datetime(2026, 11, 22, 10, 0)),
+                          RowResult(3, True, url=link(3))])
+    assert success_frame(AGENTS, report)["expires_at"].tolist() == ["2026-11-22T10:00:30Z", "2026-11-22T10:00:00Z", ""]
+
+
+def test_errors_frame_has_codes_and_messages_but_never_a_link():
+    leaky = RowResult(2, False, error_code=ErrorCode.BAD_RESPONSE, error=f"odd reply for {link(2)}", url=link(2))
+    report = make_report([ok(1), leaky, failed(3, ErrorCode.INVALID, "email: not an address")])
+    frame = errors_frame(AGENTS, report)
+    assert frame.attrs["headers"] == ["row", "username", "phone", "email", "email", "", "remark", "error_code", "error"]
+    assert frame["row"].tolist() == [2, 3]
+    assert frame["error_code"].tolist() == ["bad_response", "invalid"]
+    assert frame["error"].tolist()[1] == "email: not an address"
+    assert TOKEN not in to_csv_bytes(frame).decode("utf-8")
+
+
+def test_results_for_unknown_rows_are_a_programming_error():
+    with pytest.raises(ValueError, match="not in the input"):
+        success_frame(AGENTS, make_report([ok(99)]))
+
+
+def test_a_users_own_url_column_does_not_clash_with_ours():
+    table = make_table("username,url,row\nava,https://profile/ava,7\n")
+    frame = success_frame(table, make_report([ok(1)]))
+    assert frame.attrs["headers"] == ["row", "username", "url (input)", "row (input)", "url", "expires_at"]
+    assert frame.columns.is_unique
+    assert frame["url"].tolist() == [link(1)]
+    assert frame["url (input)"].tolist() == ["https://profile/ava"]
+
+
+def test_errors_csv_is_re_uploadable_once_fixed():
+    first = errors_frame(AGENTS, make_report([ok(1), failed(2), failed(3)]))
+    table = read_table(to_csv_bytes(first), filename="errors.csv")
+    assert table.headers == first.attrs["headers"]
+    match = match_columns(table.columns, Kind.AGENT)
+    assert match.mapping == {"username": "username", "phone1": "phone", "email": "email", "remark": "remark"}
+    again = errors_frame(table, make_report([failed(1, error="still missing"), ok(2)]))
+    # The earlier run's row, error_code and error columns are replaced, not repeated.
+    assert again.attrs["headers"] == ["row", "username", "phone", "email", "email", "", "remark", "error_code", "error"]
+    assert again.iloc[0].tolist() == [1, "avi", "000123", "a@x.io", "", "", "@SUM(A1)", "not_found", "still missing"]
+
+
+# ---- CSV bytes ------------------------------------------------------------------------------
+
+
+def test_csv_is_utf8_with_bom_crlf_and_formula_safe():
+    data = to_csv_bytes(success_frame(AGENTS, make_report([ok(1), ok(2), ok(3)])))
+    assert data.startswith(b"\xef\xbb\xbfrow,username,phone,email,email,,remark,url,expires_at\r\n")
+    assert "לאה".encode("utf-8") in data
+    text = data.decode("utf-8-sig")
+    assert text.count("\r\n") == 5 and "\n" not in text.replace("\r\n", "")
+    cells = [cell for row in parse_csv(data) for cell in row]
+    assert not [c for c in cells if c[:1] in set("=+-@\t\r")]
+    assert "'+44 20 7946 0000" in cells and "'=HYPERLINK(\"http://evil\")" in cells and "'-1+2" in cells
+
+
+def test_csv_quotes_only_what_needs_it():
+    frame = pd.DataFrame({"a": ["plain", "x,y", 'say "hi"'], "b": ["semi;colon", "tab\there", "ok"]}, dtype="str")
+    lines = to_csv_bytes(frame).decode("utf-8-sig").split("\r\n")
+    assert lines[:4] == ["a,b", 'plain,"semi;colon"', '"x,y","tab\there"', '"say ""hi""",ok']
+
+
+def test_csv_of_a_plain_frame_uses_its_column_names():
+    frame = pd.DataFrame({"n": [1, 2], "v": ["x", None]})
+    assert to_csv_bytes(frame).decode("utf-8-sig") == "n,v\r\n1,x\r\n2,\r\n"
+
+
+def test_success_csv_reads_back_exactly():
+    report = make_report([ok(1), ok(2), ok(3)])
+    frame = success_frame(AGENTS, report)
+    again = read_table(to_csv_bytes(frame))
+    assert again.headers == frame.attrs["headers"]
+    assert again.frame["phone"].tolist() == ["+44 20 7946 0000", "000123", "-1+2"]
+    assert again.frame["remark"].tolist() == ['=HYPERLINK("http://evil")', "@SUM(A1)", 'multi\r\nline, "quoted"']
+    assert again.frame["row"].tolist() == ["1", "2", "3"]
+
+
+_cell_text = st.one_of(
+    st.text(alphabet=st.sampled_from(list(",;\t|\"'\r\n =+-@aé€ש😀\ufeff")), max_size=8),
+    st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=12),
+)
+
+
+@st.composite
+def _tables(draw):
+    width = draw(st.integers(min_value=1, max_value=4))
+    headers = draw(st.lists(_cell_text, min_size=width, max_size=width).filter(lambda h: any(c.strip() for c in h)))
+    rows = draw(st.lists(st.lists(_cell_text, min_size=width, max_size=width), min_size=1, max_size=6))
+    return headers, rows
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_tables())
+def test_any_table_survives_write_then_read(table):
+    headers, rows = table
+    names = unique_column_names(headers)
+    frame = pd.DataFrame({n: [row[j] for row in rows] for j, n in enumerate(names)}, dtype="str")
+    frame.attrs["headers"] = headers
+    again = read_table(to_csv_bytes(frame))
+    assert again.headers == headers
+    assert again.frame.astype(object).values.tolist() == rows
+    assert again.row_problems == {}
+
+
+# ---- XLSX -----------------------------------------------------------------------------------
+
+
+def open_xlsx(data: bytes) -> openpyxl.Workbook:
+    return openpyxl.load_workbook(io.BytesIO(data))
+
+
+def test_xlsx_has_both_sheets_text_cells_and_links(recwarn):
+    report = make_report([ok(1), ok(2), failed(3)])
+    book = open_xlsx(to_xlsx_bytes(success_frame(AGENTS, report), errors_frame(AGENTS, report)))
+    assert book.sheetnames == ["Success", "Errors"]
+    ok_sheet, err_sheet = book["Success"], book["Errors"]
+    assert [c.value for c in ok_sheet[1]] == ["row", "username", "phone", "email", "email", None, "remark", "url", "expires_at"]
+    assert ok_sheet["C2"].value == "+44 20 7946 0000" and ok_sheet["C2"].data_type == "s"
+    assert ok_sheet["C3"].value == "000123" and ok_sheet["C3"].data_type == "s"
+    assert ok_sheet["G2"].value == '=HYPERLINK("http://evil")' and ok_sheet["G2"].data_type == "s"
+    assert ok_sheet["A2"].value == 1 and ok_sheet["A2"].data_type == "n"
+    assert ok_sheet["H2"].hyperlink.target == link(1) and ok_sheet["H2"].value == link(1)
+    assert ok_sheet["A1"].font.bold and ok_sheet.freeze_panes == "A2" and ok_sheet.auto_filter.ref
+    assert ok_sheet.column_dimensions["H"].width > ok_sheet.column_dimensions["A"].width
+    assert err_sheet["A2"].value == 3 and err_sheet["B2"].value == "לאה"
+    assert err_sheet["H2"].value == "not_found" and err_sheet["I2"].value == "agent not found"
+    assert not any(cell.hyperlink for row in err_sheet.iter_rows() for cell in row)
+    assert len(recwarn) == 0
+
+
+def test_xlsx_falls_back_to_text_beyond_excels_link_limits(monkeypatch, recwarn):
+    monkeypatch.setattr(export, "_XLSX_MAX_URLS", 2)
+    table = make_table("username\na\nb\nc\nd\n")
+    too_long = "https://x.io/?ta=" + "t" * 3000
+    results = [RowResult(1, True, url=too_long), ok(2), ok(3), ok(4)]
+    success = success_frame(table, make_report(results))
+    sheet = open_xlsx(to_xlsx_bytes(success, errors_frame(table, make_report(results))))["Success"]
+    assert [bool(sheet.cell(r, 3).hyperlink) for r in range(2, 6)] == [False, True, True, False]
+    assert sheet["C2"].value == too_long and sheet["C5"].value == link(4)
+    assert len(recwarn) == 0  # xlsxwriter's warnings would echo the token
+
+
+def test_xlsx_keeps_empty_sheets_with_headers():
+    report = make_report([failed(1)])
+    book = open_xlsx(to_xlsx_bytes(success_frame(AGENTS, report), errors_frame(AGENTS, report)))
+    assert book["Success"].max_row == 1 and book["Success"]["H1"].value == "url"
+
+
+# ---- summary and files ----------------------------------------------------------------------
+
+
+def test_summary_json_is_the_reports_summary():
+    report = make_report([ok(1), failed(2), failed(3, ErrorCode.THROTTLED, "slow down")])
+    data = summary_json(report)
+    assert json.loads(data) == report.summary()
+    assert data.count(b"\n") > 5 and TOKEN.encode() not in data
+
+
+def test_write_outputs_writes_four_private_files_and_tokens_only_where_expected(tmp_path):
+    report = make_report([ok(1), failed(2, error=f"oops ?ta={TOKEN}2"), ok(3)])
+    paths = write_outputs(tmp_path / "run", AGENTS, report)
+    assert sorted(paths) == ["errors.csv", "results.xlsx", "success.csv", "summary.json"]
+    assert all(p.parent == tmp_path / "run" for p in paths.values())
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in paths.values())
+    assert TOKEN.encode() in paths["success.csv"].read_bytes()
+    assert TOKEN.encode() not in paths["errors.csv"].read_bytes()
+    assert TOKEN.encode() not in paths["summary.json"].read_bytes()
+    assert read_table(paths["errors.csv"].read_bytes()).frame["error"].tolist() == ["oops ?ta=[removed]"]
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == sorted(paths)
