@@ -1,7 +1,8 @@
 """CommBox Ticket Console: the dashboard's entry point (`streamlit run app.py`).
 
-Page config, the mode banner every page shows, and navigation over the files in pages/.
-A configuration problem becomes a page that explains it, never a traceback.
+Page config and navigation over the files in pages/ (each page opens with ui.widgets.page_start,
+which shows the mode banner). A configuration problem becomes a page that explains it, never a
+traceback.
 """
 
 from pathlib import Path
@@ -10,16 +11,17 @@ import streamlit as st
 
 from commbox_core.errors import ConfigError
 from ui.backend import backend
-from ui.widgets import config_problem_page, mode_banner
+from ui.widgets import config_problem_page
 
 PAGES = Path(__file__).parent / "pages"
 
 st.set_page_config(page_title="CommBox Ticket Console", page_icon=":material/confirmation_number:", layout="wide")
 
 try:
-    context = backend()
+    backend()  # fail here, once, rather than on every page
 except ConfigError as problem:
-    page = st.navigation([st.Page(lambda: config_problem_page(str(problem)), title="Configuration problem",
+    message = str(problem)
+    page = st.navigation([st.Page(lambda: config_problem_page(message), title="Configuration problem",
                                   icon=":material/error:", url_path="configuration-problem")])
 else:
     page = st.navigation(
@@ -37,5 +39,4 @@ else:
             ],
         }
     )
-    mode_banner(context)
 page.run()

@@ -21,15 +21,18 @@ from commbox_core.views import (
     mapped_columns,
     preview_frame,
 )
-from ui.backend import backend, run_plans
+from ui.backend import run_plans
 from ui.editing import clear_edits, paged_editor, stored_edits
 from ui.runs import open_run, results_panel, run_progress, run_summary
 from ui.text import inert
+from ui.widgets import page_start
 
-context = backend()
+context = page_start(
+    "Bulk tickets",
+    "Upload a CSV with one agent or customer per row and get a ticket link for each. Rows are checked "
+    "before anything is sent; you can fix them here. The run goes on in the server if you leave the page.",
+)
 settings, manager = context.settings, context.manager
-
-st.title("Bulk tickets")
 
 # ---- A run chosen: show it ---------------------------------------------------------------------
 job_id = st.query_params.get("job") or st.session_state.get("bulk_job")
@@ -64,10 +67,6 @@ if job_id:
     st.stop()
 
 # ---- 1. Who, and the template ------------------------------------------------------------------
-st.caption(
-    "Upload a CSV with one agent or customer per row and get a ticket link for each. Rows are checked "
-    "before anything is sent; you can fix them here. The run goes on in the server if you leave the page."
-)
 KIND_LABELS = {Kind.AGENT: "Agents: console logins", Kind.CUSTOMER: "Customers: chat links"}
 st.subheader("1 · Who gets tickets", anchor=False)
 kind = st.segmented_control(

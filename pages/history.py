@@ -6,17 +6,15 @@ import streamlit as st
 
 from commbox_core.export import to_csv_bytes
 from commbox_core.views import history_frame, outcome_frame, run_label, subject_by_row
-from ui.backend import backend
+from ui.widgets import page_start
 from ui.runs import run_summary
 
-context = backend()
-manager = context.manager
-
-st.title("History")
-st.caption(
+context = page_start(
+    "History",
     "Every run since the dashboard's server started, newest first. Outcome files say who got a ticket, "
-    "when it was issued and when it expires, but never hold the links: they are safe to keep and share."
+    "when it was issued and when it expires, but never hold the links: they are safe to keep and share.",
 )
+manager = context.manager
 
 jobs = manager.list()
 if not jobs:

@@ -5,16 +5,15 @@ from datetime import UTC, datetime
 import streamlit as st
 
 from commbox_core.views import history_frame
-from ui.backend import backend, check_connection
+from ui.backend import check_connection
+from ui.widgets import page_start
 
-context = backend()
-settings = context.settings
-
-st.title("CommBox Ticket Console")
-st.caption(
+context = page_start(
+    "CommBox Ticket Console",
     "Issue CommBox login-bypass tickets: agent console logins and customer chat links, "
-    "for one person or for a whole CSV file. Every link is a credential: share it only with its owner."
+    "for one person or for a whole CSV file. Every link is a credential: share it only with its owner.",
 )
+settings = context.settings
 
 left, right = st.columns([3, 2], gap="large")
 

@@ -4,16 +4,15 @@ import pandas as pd
 import streamlit as st
 
 from commbox_core.errors import ConfigError
-from ui.backend import SESSION_OVERRIDES, backend
+from ui.backend import SESSION_OVERRIDES
+from ui.widgets import page_start
 
-context = backend()
-settings = context.settings
-
-st.title("Settings")
-st.caption(
+context = page_start(
+    "Settings",
     "The values this session uses, and where each came from: default, `.env`, secrets "
-    "(`.streamlit/secrets.toml`), environment, sandbox, or session (changed below). Secrets are masked."
+    "(`.streamlit/secrets.toml`), environment, sandbox, or session (changed below). Secrets are masked.",
 )
+settings = context.settings
 
 st.dataframe(
     pd.DataFrame(settings.describe()),
@@ -41,33 +40,33 @@ with st.form("session_settings", border=True):
     first, second, third = st.columns(3)
     with first:
         st.markdown("**Defaults for rows**")
-        brand = st.text_input("Default brand", value=base.brand or "", help="Used for rows without a brand.")
+        brand = st.text_input("Default brand", value=base.brand or "", key="set_brand", help="Used for rows without a brand.")
         channel = st.text_input(
-            "Default chat channel", value=base.channel_id or "",
+            "Default chat channel", value=base.channel_id or "", key="set_channel_id",
             help="Channel id of customer chat links, as shown in CommBox (encoded or not).",
         )
         login_url = st.text_input(
-            "Agent login URL", value=base.login_url or "", disabled=base.sandbox,
+            "Agent login URL", value=base.login_url or "", disabled=base.sandbox, key="set_login_url",
             help="May hold {brand}. Fixed to the sandbox's own page in sandbox mode.",
         )
         chat_url = st.text_input(
-            "Apps URL (chat links)", value=base.chat_url or "", disabled=base.sandbox,
+            "Apps URL (chat links)", value=base.chat_url or "", disabled=base.sandbox, key="set_chat_url",
             help="Chat links are <apps URL>/chat/<channel>. Fixed to the sandbox in sandbox mode.",
         )
     with second:
         st.markdown("**Throughput**")
-        concurrency = st.number_input("Concurrency (requests in flight)", 1, 64, base.concurrency)
+        concurrency = st.number_input("Concurrency (requests in flight)", 1, 64, base.concurrency, key="set_concurrency")
         rate_limit = st.number_input(
-            "Rate limit (requests per second, 0 = adaptive)", 0.0, 10_000.0, float(base.rate_limit or 0), step=1.0,
+            "Rate limit (requests per second, 0 = adaptive)", 0.0, 10_000.0, float(base.rate_limit or 0), step=1.0, key="set_rate_limit",
         )
-        max_retries = st.number_input("Retries of a failed request", 0, 20, base.max_retries)
-        read_timeout = st.number_input("Read timeout (s)", 0.5, 600.0, float(base.read_timeout), step=1.0)
+        max_retries = st.number_input("Retries of a failed request", 0, 20, base.max_retries, key="set_max_retries")
+        read_timeout = st.number_input("Read timeout (s)", 0.5, 600.0, float(base.read_timeout), step=1.0, key="set_read_timeout")
     with third:
         st.markdown("**Ticket lifespans** (as set for the tenant)")
-        agent_ttl = st.number_input("Agent console ticket (s)", 1, 86_400, base.agent_ttl)
-        customer_ttl = st.number_input("Customer chat ticket (s)", 1, 86_400, base.customer_ttl)
+        agent_ttl = st.number_input("Agent console ticket (s)", 1, 86_400, base.agent_ttl, key="set_agent_ttl")
+        customer_ttl = st.number_input("Customer chat ticket (s)", 1, 86_400, base.customer_ttl, key="set_customer_ttl")
         st.caption("Used to show when links expire; CommBox itself decides how long a ticket lives.")
-    saved = st.form_submit_button("Apply for this session", type="primary", icon=":material/check:")
+    saved = st.form_submit_button("Apply for this session", type="primary", icon=":material/check:", key="set_apply")
 
 if saved:
     changes = {

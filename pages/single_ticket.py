@@ -11,17 +11,15 @@ from commbox_core.fields import Kind
 from commbox_core.links import LinkBuilder
 from commbox_core.models import RowDefaults, build_request
 from commbox_core.views import form_fields, format_duration, local_time, problems_by_field, seconds_left
-from ui.backend import backend
+from ui.widgets import page_start
 from ui.text import inert
 
-context = backend()
-settings = context.settings
-
-st.title("Single ticket")
-st.caption(
+context = page_start(
+    "Single ticket",
     "Issue one ticket for an agent (a link that logs them into the agent console) or a customer "
-    "(a link that opens a chat as them). The form checks the values the same way a bulk upload does."
+    "(a link that opens a chat as them). The form checks the values the same way a bulk upload does.",
 )
+settings = context.settings
 
 KIND_LABELS = {Kind.AGENT: "Agent: console login", Kind.CUSTOMER: "Customer: chat link"}
 kind = st.segmented_control(
@@ -41,7 +39,7 @@ def issue(kind: Kind) -> None:
         override_user_info=bool(st.session_state.get(f"single_{kind}_overrideUserInfo")),
     )
     request, problems = build_request(values, kind, defaults)
-    st.session_state["single_problems"] = problems_by_field(problems)
+    st.session_state["single_problems"] = (kind, problems_by_field(problems))
     st.session_state["single_outcome"] = None
     if request is None:
         return
@@ -57,7 +55,9 @@ def issue(kind: Kind) -> None:
                                           "one_time": request.oneTimeUse}
 
 
-problems: dict[str, str] = st.session_state.get("single_problems") or {}
+problem_kind, problems = st.session_state.get("single_problems") or (kind, {})
+if problem_kind != kind:  # problems of the other form
+    problems = {}
 defaults = {"brand": settings.brand or "", "channelId": settings.channel_id or ""}
 hints = {
     "brand": "The CommBox brand (account) the person belongs to.",

@@ -1,8 +1,10 @@
 """An editable grid that shows one page of rows at a time and remembers edits by row number.
 
-A 50,000-row file never becomes one editable grid: the page shows PAGE_SIZE rows, and every
-cell edit is folded into a {row: {column: text}} dict in session state, so edits on other pages
-(and across reruns) are kept.
+A 50,000-row file never becomes one editable grid: the page shows PAGE_SIZE rows, and the
+edits are kept as {row number: {column: text}} in session state, so edits on other pages (and
+across reruns) survive. The grid's own changes are folded into that dict at the start of the
+next run (stored_edits), before the page validates anything, using the row numbers the grid
+showed; then a fresh grid is shown over the updated rows.
 """
 
 from __future__ import annotations
@@ -17,22 +19,34 @@ from commbox_core.views import edits_from_editor, merge_edits, page_count, page_
 PAGE_SIZE = 100
 
 
+def _version(store_key: str) -> int:
+    return st.session_state.get(f"{store_key}_version", 0)
+
+
+def _bump(store_key: str) -> None:
+    st.session_state[f"{store_key}_version"] = _version(store_key) + 1
+
+
 def stored_edits(store_key: str) -> dict[int, dict[str, str]]:
-    return st.session_state.setdefault(store_key, {})
+    """Edits so far, including those made in the grid since the last run."""
+    edits = st.session_state.setdefault(store_key, {})
+    shown = st.session_state.get(f"{store_key}_shown")
+    if shown:
+        changes = (st.session_state.get(shown["editor"]) or {}).get("edited_rows") or {}
+        frame = pd.DataFrame(index=pd.Index(shown["rows"]))
+        new = edits_from_editor(frame, changes, shown["editable"])
+        if new:
+            edits = merge_edits(edits, new)
+            st.session_state[store_key] = edits
+            _bump(store_key)
+        del st.session_state[f"{store_key}_shown"]
+    return edits
 
 
 def clear_edits(store_key: str) -> None:
     st.session_state[store_key] = {}
-    st.session_state[f"{store_key}_version"] = st.session_state.get(f"{store_key}_version", 0) + 1
-
-
-def _fold_in(store_key: str, editor_key: str, shown: pd.DataFrame, editable: Sequence[str]) -> None:
-    changes = st.session_state.get(editor_key, {}).get("edited_rows", {})
-    new = edits_from_editor(shown, changes, editable)
-    if new:
-        st.session_state[store_key] = merge_edits(stored_edits(store_key), new)
-        # A fresh editor over the updated rows: its own delta state would otherwise linger.
-        st.session_state[f"{store_key}_version"] = st.session_state.get(f"{store_key}_version", 0) + 1
+    st.session_state.pop(f"{store_key}_shown", None)
+    _bump(store_key)
 
 
 def paged_editor(
@@ -42,7 +56,8 @@ def paged_editor(
     editable: Sequence[str],
     column_config: dict | None = None,
 ) -> None:
-    """Show `rows` a page at a time through build(page rows) -> frame indexed by row number."""
+    """Show `rows` a page at a time through build(page rows) -> frame indexed by row number.
+    Call stored_edits(store_key) before building anything from the edits."""
     pages = page_count(len(rows), PAGE_SIZE)
     page = 1
     if pages > 1:
@@ -53,14 +68,12 @@ def paged_editor(
             )
         )
     shown = build(page_of(rows, page, PAGE_SIZE))
-    version = st.session_state.get(f"{store_key}_version", 0)
-    editor_key = f"{store_key}_editor_{version}_{page}"
+    editor_key = f"{store_key}_editor_{_version(store_key)}_{page}"
+    st.session_state[f"{store_key}_shown"] = {"editor": editor_key, "rows": list(shown.index), "editable": list(editable)}
     st.data_editor(
         shown,
         key=editor_key,
         disabled=[c for c in shown.columns if c not in editable],
         column_config=column_config,
         num_rows="fixed",
-        on_change=_fold_in,
-        args=(store_key, editor_key, shown, list(editable)),
     )

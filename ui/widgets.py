@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui.backend import Backend
+from ui.backend import Backend, backend
 
 BANNER_KEY = "mode-banner"  # also a CSS class (st-key-mode-banner): the e2e tests read the sandbox URL here
+
+
+def page_start(title: str, caption: str) -> Backend:
+    """Every page opens the same way: the mode banner, its title and what it is for."""
+    context = backend()
+    mode_banner(context)
+    st.title(title, anchor=False)
+    st.caption(caption)
+    return context
 
 
 def mode_banner(context: Backend) -> None:

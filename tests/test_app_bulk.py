@@ -1,0 +1,215 @@
+"""Bulk tickets page, through AppTest against the dashboard's own sandbox: upload, matching,
+preview and edits, the run, its tables and files, retry and re-issue."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+
+import openpyxl
+import requests
+
+from commbox_core.views import expired_rows
+from ui.backend import SESSION_OVERRIDES, job_manager
+
+from .support import wait_until
+
+from .test_app_helpers import (  # noqa: F401 - fixtures
+    assert_no_exception,
+    clean_env,
+    downloads,
+    new_app,
+    read_csv,
+    sandbox_url,
+    wait_for,
+)
+
+BULK = "pages/bulk_tickets.py"
+
+AGENTS = (
+    "brand,username,email,phone1,firstName,lastName\n"
+    "demo,john.d,john.d@gmail.com,+44 2501 234567,John,Doe\n"  # 1 ok
+    "demo,maria.g,,,María,García\n"  # 2 ok
+    "demo,ghost.agent,,,Ghost,Agent\n"  # 3 not on record: 404
+    "demo,,someone@example.com,,No,Username\n"  # 4 invalid: no username
+    "demo,sam.t,sam.taylor@,,Sam,Typo\n"  # 5 invalid e-mail
+).encode()
+
+CUSTOMERS = (
+    "Customer ID;E-mail;Mobile;First;Last\n"
+    "000123;dana.levi@example.co.il;+972 54 123 4567;Dana;Levi\n"
+    "C-9001;;;Jing;Chen\n"
+    ";;;Nobody;Here\n"
+).encode()
+
+
+def upload(app, data: bytes, name: str = "people.csv"):
+    app.file_uploader(key="bulk_upload").set_value((name, data, "text/csv")).run()
+    assert_no_exception(app)
+    return app
+
+
+def metrics(app) -> dict[str, str]:
+    return {m.label: m.value for m in app.metric}
+
+
+def start_and_finish(app):
+    app.button(key="bulk_start").click().run()
+    assert_no_exception(app)
+    job = job_manager().get(app.query_params["job"])
+    assert job is not None, "the page did not keep the run's id in ?job="
+    wait_for(job)
+    app.run()
+    assert_no_exception(app)
+    return job
+
+
+def tables(app):
+    """(success table, error table) as shown, found by their columns."""
+    success = next(df.value for df in app.dataframe if "url" in df.value.columns)
+    errors = next(df.value for df in app.dataframe if "error_code" in df.value.columns and "retry" in df.value.columns)
+    return success, errors
+
+
+def test_agents_run_shows_tables_and_downloads_links_the_sandbox_accepts(new_app, downloads):
+    app = upload(new_app(BULK), AGENTS, "agents.csv")
+    assert metrics(app) == {"Rows": "5", "Valid": "3", "Invalid": "2", "Edited": "0"}
+    preview = app.data_editor[0].value
+    assert list(preview.index) == [4, 5]  # invalid rows first, by row number
+    assert "username" in preview.loc[4, "reason"] and "sam.taylor@" in preview.loc[5, "reason"]
+
+    job = start_and_finish(app)
+    assert job.status == "done" and job.kind == "agent"
+    assert any("2 of 5 rows got a ticket; 3 failed" in w.value for w in app.warning)
+
+    success, errors = tables(app)
+    assert list(success["row"]) == [1, 2] and list(success["subject"]) == ["john.d", "maria.g"]
+    assert all(0 < s <= 60 for s in success["seconds_left"])
+    assert dict(zip(errors["row"], errors["error_code"])) == {3: "not_found", 4: "invalid", 5: "invalid"}
+    assert "not found" in errors.set_index("row").loc[3, "reason"]
+    assert not errors.to_csv().count("ta=")  # no link in the error table
+
+    buttons = {b.label: b for b in app.get("download_button")}
+    success_rows = read_csv(downloads(buttons["success.csv"]))
+    assert [r["username"] for r in success_rows] == ["john.d", "maria.g"]
+    page = requests.get(success_rows[0]["url"], timeout=5)
+    assert page.status_code == 200 and 'data-testid="sandbox-login-ok"' in page.text
+    error_rows = read_csv(downloads(buttons["errors.csv"]))
+    assert [(r["row"], r["error_code"]) for r in error_rows] == [("3", "not_found"), ("4", "invalid"), ("5", "invalid")]
+    assert "ta=" not in downloads(buttons["errors.csv"]).decode("utf-8-sig")
+    workbook = openpyxl.load_workbook(io.BytesIO(downloads(buttons["results.xlsx"])))
+    assert workbook.sheetnames == ["Success", "Errors"] and workbook["Success"].max_row == 3
+
+
+def test_customers_with_other_column_names_are_matched_and_get_chat_links(new_app, downloads):
+    app = new_app(BULK)
+    app.segmented_control(key="bulk_kind").set_value("customer").run()
+    upload(app, CUSTOMERS, "customers.csv")
+    mapped = {s.label: s.value for s in app.selectbox}
+    assert mapped["Unique ID"] == "Customer ID" and mapped["Email"] == "E-mail" and mapped["Phone"] == "Mobile"
+    assert metrics(app)["Invalid"] == "1"  # row 3 names nobody
+
+    job = start_and_finish(app)
+    assert job.kind == "customer"
+    success, errors = tables(app)
+    assert list(success["subject"]) == ["000123", "C-9001"]
+    assert all("/chat/" in url for url in success["url"])
+    assert list(errors["row"]) == [3]
+    url = read_csv(downloads(next(b for b in app.get("download_button") if b.label == "success.csv")))[0]["url"]
+    assert requests.get(url, timeout=5).status_code == 200
+
+
+def test_unmatched_required_column_is_explained_then_fixed_with_a_select_box(new_app):
+    data = b"Brand,Agent Login,Mail\ndemo,john.d,john.d@gmail.com\n"
+    app = upload(new_app(BULK), data)
+    assert any("needs a column for Username" in e.value for e in app.error)
+    assert not app.data_editor  # no preview until the columns are usable
+    app.selectbox(key=next(s.key for s in app.selectbox if s.label.startswith("Username"))).set_value("Agent Login").run()
+    assert_no_exception(app)
+    assert not app.error
+    assert metrics(app)["Valid"] == "1"
+
+
+def test_unreadable_upload_shows_the_reason_not_a_traceback(new_app):
+    app = upload(new_app(BULK), b"PK\x03\x04xl/workbook.xml" + bytes(100), "agents.xlsx")
+    assert any("Excel workbook" in e.value for e in app.error)
+    app = upload(app, b"", "empty.csv")
+    assert any("is empty" in e.value for e in app.error)
+
+
+def test_edit_in_the_preview_fixes_a_row_before_sending(new_app):
+    app = upload(new_app(BULK), AGENTS)
+    editor = app.data_editor[0]
+    assert list(editor.value.index) == [4, 5]
+    app.session_state[editor.key] = {
+        "edited_rows": {"1": {"email": "sam.taylor@example.com"}}, "added_rows": [], "deleted_rows": [],
+    }
+    app.run()
+    assert_no_exception(app)
+    assert metrics(app) == {"Rows": "5", "Valid": "4", "Invalid": "1", "Edited": "1"}
+    job = start_and_finish(app)
+    ok_rows = {r.row for r in job.results() if r.ok}
+    assert ok_rows == {1, 2, 5}  # row 5 went out with the edited e-mail and matched the record
+
+
+def test_run_is_found_again_by_its_id_after_the_session_is_gone(new_app):
+    app = upload(new_app(BULK), AGENTS)
+    job = start_and_finish(app)
+    fresh = new_app()  # a new session, as after a refresh: only the URL's ?job= remains
+    fresh.query_params["job"] = job.id
+    fresh.switch_page(BULK).run()
+    assert_no_exception(fresh)
+    assert any(job.id in c.value for c in fresh.caption)
+    assert tables(fresh)[0]["subject"].tolist() == ["john.d", "maria.g"]
+
+
+def test_unknown_run_id_is_explained(new_app):
+    app = new_app()
+    app.query_params["job"] = "nosuchrun"
+    app.switch_page(BULK).run()
+    assert_no_exception(app)
+    assert any("not known to this server" in w.value for w in app.warning)
+
+
+def test_retry_failed_rows_and_reissue_expired_links(new_app):
+    app = new_app(BULK)
+    app.session_state[SESSION_OVERRIDES] = {"agent_ttl": 1}  # links expire within the test
+    url = sandbox_url(app)
+    requests.post(f"{url}/_sandbox/config", json={"error_rate": 1.0}, timeout=5).raise_for_status()
+    try:
+        upload(app, AGENTS)
+        first = start_and_finish(app)
+    finally:
+        requests.post(f"{url}/_sandbox/config", json={"error_rate": 0.0}, timeout=5).raise_for_status()
+    assert {r.row for r in first.results() if r.error_code == "server_error"} == {1, 2, 3}
+    retry = app.button(key=f"retry_{first.id}")
+    assert retry.label == "Retry failed rows (3)"
+    retry.click().run()
+    second = job_manager().get(app.query_params["job"])
+    assert second.parent_id == first.id and second.purpose == "retry"
+    wait_for(second)
+    app.run()
+    assert {r.row for r in second.results() if r.ok} == {1, 2}
+
+    wait_until(lambda: len(expired_rows(second.results(), datetime.now(UTC))) == 2, timeout=5)
+    app.run()
+    reissue = app.button(key=f"reissue_{second.id}")
+    assert reissue.label == "Re-issue expired links (2)"
+    reissue.click().run()
+    third = wait_for(job_manager().get(app.query_params["job"]))
+    assert third.purpose == "reissue" and {r.row for r in third.results() if r.ok} == {1, 2}
+
+
+def test_fix_and_resend_a_row_the_tenant_did_not_find(new_app):
+    app = upload(new_app(BULK), AGENTS)
+    job = start_and_finish(app)
+    store = f"fix_edits_{job.id}"
+    editor = next(e for e in app.data_editor if e.key.startswith(store))
+    assert list(editor.value.index) == [3, 4, 5]
+    app.session_state[editor.key] = {"edited_rows": {"0": {"username": "li.wei"}}, "added_rows": [], "deleted_rows": []}
+    app.run()
+    resend = app.button(key=f"resend_{job.id}")
+    assert resend.label == "Resend 1 edited rows"
+    resend.click().run()
+    child = wait_for(job_manager().get(app.query_params["job"]))
+    assert child.parent_id == job.id and [(r.row, r.ok) for r in child.results()] == [(3, True)]
