@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from enum import StrEnum
+from typing import NamedTuple
 
 from ..fields import Kind
 from .agents import AgentRecord, brand_key, phone_digits
@@ -46,6 +47,11 @@ class Ticket:
     one_time: bool
     remark: str = ""
     used: bool = False
+
+
+class OnRecord(NamedTuple):
+    brand: str  # spelled as on record
+    agent: AgentRecord | None  # None for a customer ticket
 
 
 @dataclass(slots=True)
@@ -147,24 +153,20 @@ class SandboxState:
 
     # --- tickets -------------------------------------------------------------------------
 
-    def check(self, ask: TicketAsk) -> str:
-        """The brand as on record, or NotFound when the brand or the agent is not on record."""
+    def check(self, ask: TicketAsk) -> OnRecord:
+        """Who the request names, or NotFound when the brand or the agent is not on record."""
         brand = self._brands.get(brand_key(ask.brand))
         if brand is None:
             raise NotFound(f"Brand {ask.brand} not found")
-        if ask.kind is Kind.AGENT:
-            self._match_agent(brand, ask)
-        return brand
+        return OnRecord(brand, self._match_agent(brand, ask) if ask.kind is Kind.AGENT else None)
 
-    def issue(self, ask: TicketAsk) -> tuple[str, Ticket]:
-        """A new ticket for a well-formed request, or NotFound when nobody on record matches."""
-        brand = self.check(ask)
-        if ask.kind is Kind.AGENT:
-            subject = self._match_agent(brand, ask).username
-            ttl = self.config.agent_ttl
+    def issue(self, ask: TicketAsk, on_record: OnRecord | None = None) -> tuple[str, Ticket]:
+        """A new ticket for a well-formed request (checked here unless `on_record` is given)."""
+        brand, agent = on_record or self.check(ask)
+        if agent is not None:
+            subject, ttl = agent.username, self.config.agent_ttl
         else:
-            subject = self._upsert_customer(brand, ask).key
-            ttl = self.config.chat_ttl
+            subject, ttl = self._upsert_customer(brand, ask).key, self.config.chat_ttl
         token = self.tokens.new_token()
         ticket = Ticket(ask.kind, brand, subject, self.now() + ttl, ask.oneTimeUse, ask.remark)
         self.tickets[token] = ticket

@@ -56,7 +56,7 @@ async def create_ticket(request: Request) -> Response:
 
     try:
         ask = parse_ticket_request(body)
-        state.check(ask)
+        on_record = state.check(ask)
     except BadTicketRequest as exc:
         return _error(state, 400, f"Bad Request: {exc}")
     except NotFound as exc:
@@ -70,7 +70,7 @@ async def create_ticket(request: Request) -> Response:
         payload = {"status": "200", "description": "Operation successful", "response_time": iso_utc(state.now())}
         return _count(state, JSONResponse({**payload, "data": {}}))
 
-    token, _ticket = state.issue(ask)
+    token, _ticket = state.issue(ask, on_record)
     return _count(state, Response(_success_body(state, token), media_type="application/json"))
 
 
