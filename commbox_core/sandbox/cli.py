@@ -38,19 +38,19 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m commbox_core sandbox",
         description="Serve a local emulator of CommBox's ticket API, with login and chat pages.",
     )
-    parser.add_argument("--port", type=int, required=True, help="port to listen on (0: any free port)")
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    parser.add_argument("--api-key", default=SandboxConfig.api_key, help="the bearer key clients must send")
+    parser.add_argument("--port", type=int, required=True, metavar="P", help="port to listen on (0: any free port)")
+    parser.add_argument("--host", default="127.0.0.1", metavar="ADDRESS", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--api-key", default=SandboxConfig.api_key, metavar="K", help="the bearer key clients must send")
     parser.add_argument("--agents", metavar="FILE.csv", help="agents: brand,username,email,phone1,firstName,lastName")
-    parser.add_argument("--latency-ms", type=float, default=0, help="added to every ticket request")
-    parser.add_argument("--jitter-ms", type=float, default=0, help="latency varies by up to this much")
+    parser.add_argument("--latency-ms", type=float, default=0, metavar="MS", help="added to every ticket request")
+    parser.add_argument("--jitter-ms", type=float, default=0, metavar="MS", help="latency varies by up to this much")
     parser.add_argument("--rate-limit", type=float, metavar="RPS", help="requests a second before answering 429")
-    parser.add_argument("--retry-after", default="auto", help='on 429: "auto", "none" or whole seconds')
+    parser.add_argument("--retry-after", default="auto", metavar="WHEN", help='on 429: "auto", "none" or whole seconds')
     for flag, text in _FAULT_FLAGS.items():
         parser.add_argument(flag, type=float, default=0.0, metavar="F", help=f"{text} (0 to 1)")
     parser.add_argument("--agent-ttl", type=float, default=60, metavar="S", help="agent ticket lifespan (60)")
     parser.add_argument("--chat-ttl", type=float, default=300, metavar="S", help="chat ticket lifespan (300)")
-    parser.add_argument("--seed", type=int, help="makes faults, jitter and tokens reproducible")
+    parser.add_argument("--seed", type=int, metavar="N", help="makes faults, jitter and tokens reproducible")
     return parser
 
 

@@ -19,6 +19,8 @@ from .state import NotFound, SandboxState, iso_utc
 # unfinished response, which uvicorn also answers by closing the connection.
 CLOSE_CONNECTION_EXTENSION = "commbox.sandbox.close_connection"
 _DISCONNECT_WAIT_S = 5.0
+# Fills the bodies of faults that never deliver a whole response, so they have a real length.
+_NEVER_ISSUED_TOKEN = "0" * 100
 
 
 async def create_ticket(request: Request) -> Response:
@@ -46,7 +48,7 @@ async def create_ticket(request: Request) -> Response:
     fault = state.dice.draw(config)
     if fault == "drop":
         state.connections_dropped += 1
-        return DroppedConnection(_success_body(state, "x" * 100))
+        return DroppedConnection(_success_body(state, _NEVER_ISSUED_TOKEN))
     if fault == "html":
         return _count(state, HTMLResponse(BAD_GATEWAY_PAGE, status_code=502))
     if fault == "error":
@@ -64,8 +66,8 @@ async def create_ticket(request: Request) -> Response:
 
     # Faults shaped like a success stand in for one: the ticket is never issued.
     if fault == "malformed":
-        body = _success_body(state, "x" * 100)
-        return _count(state, Response(body[: len(body) // 2], media_type="application/json"))
+        whole = _success_body(state, _NEVER_ISSUED_TOKEN)
+        return _count(state, Response(whole[: len(whole) // 2], media_type="application/json"))
     if fault == "no_token":
         payload = {"status": "200", "description": "Operation successful", "response_time": iso_utc(state.now())}
         return _count(state, JSONResponse({**payload, "data": {}}))
