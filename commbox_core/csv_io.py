@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import itertools
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -323,11 +324,19 @@ class _ColumnBuilder:
             self._flush()
 
     def _flush(self) -> None:
-        for chunks, values in zip(self._chunks, zip(*self._pending)):
-            array = pa.array(values, type=pa.large_string())
-            if pc.any(pc.starts_with(array, "'")).as_py():  # rare: undo our export's neutralisation
-                array = pa.array([unneutralise(v) for v in values], type=pa.large_string())
-            chunks.append(array)
+        if not self._pending:
+            return
+        # One conversion of all cells, then a strided take per column: much faster than zip(*rows).
+        cells = list(itertools.chain.from_iterable(self._pending))
+        flat = pa.array(cells, type=pa.large_string())
+        quoted = pc.starts_with(flat, "'")
+        if pc.any(quoted).as_py():  # rare: undo our export's formula neutralisation
+            for i in pc.indices_nonzero(quoted).to_pylist():
+                cells[i] = unneutralise(cells[i])
+            flat = pa.array(cells, type=pa.large_string())
+        width = len(self._chunks)
+        for j, chunks in enumerate(self._chunks):
+            chunks.append(flat.take(np.arange(j, len(cells), width)))
         self._pending = []
 
     def arrays(self) -> list[pd.api.extensions.ExtensionArray]:
