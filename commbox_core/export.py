@@ -28,6 +28,8 @@ _TOKEN_PARAM = re.compile(r"([?&]ta=)[^&#\s]+")
 _XLSX_MAX_URLS = 65_530  # Excel's hyperlinks per worksheet
 _XLSX_MAX_URL_LENGTH = 2_079  # Excel's URL length (UTF-16 units)
 _XLSX_MAX_WIDTH = 60
+_LINKABLE = re.compile(r"https?://[^\x00-\x20\s]+", re.IGNORECASE)
+_CHUNK_ROWS = 10_000
 
 
 def needs_neutralising(value: str) -> bool:
@@ -68,10 +70,14 @@ def to_csv_bytes(frame: pd.DataFrame) -> bytes:
     """UTF-8 with BOM (Excel then reads Hebrew right), CRLF, every cell formula-safe."""
     headers = _headers(frame)
     single = len(headers) == 1
-    header_line = ",".join(_csv_cells(pd.Series(headers, dtype="str"), single_column=single))
-    columns = [_csv_cells(_as_text(frame.iloc[:, j]), single_column=single).tolist() for j in range(len(headers))]
-    lines = [header_line, *map(",".join, zip(*columns))]
-    return b"\xef\xbb\xbf" + ("\r\n".join(lines) + "\r\n").encode("utf-8")
+    output = io.BytesIO()
+    output.write(b"\xef\xbb\xbf")
+    output.write((",".join(_csv_cells(pd.Series(headers, dtype="str"), single_column=single)) + "\r\n").encode("utf-8"))
+    for start in range(0, len(frame), _CHUNK_ROWS):  # in slices, so 100k rows never exist as one text
+        part = frame.iloc[start : start + _CHUNK_ROWS]
+        columns = [_csv_cells(_as_text(part.iloc[:, j]), single_column=single).tolist() for j in range(len(headers))]
+        output.write("".join(line + "\r\n" for line in map(",".join, zip(*columns))).encode("utf-8"))
+    return output.getvalue()
 
 
 def to_xlsx_bytes(success: pd.DataFrame, errors: pd.DataFrame) -> bytes:
@@ -186,9 +192,9 @@ def _csv_cells(column: pd.Series, *, single_column: bool) -> pd.Series:
 def _iso_utc(moment: datetime | None) -> str:
     if moment is None:
         return ""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)  # the core works in UTC throughout
-    return moment.astimezone(timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if moment.tzinfo is not None:  # a naive time is already UTC: the core works in UTC throughout
+        moment = moment.astimezone(timezone.utc)
+    return moment.replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
 def _without_token(result: RowResult) -> str:
@@ -200,9 +206,10 @@ def _without_token(result: RowResult) -> str:
 
 def _write_sheet(sheet, frame: pd.DataFrame, bold, link) -> None:
     headers = _headers(frame)
-    columns = [frame.iloc[:, j].tolist() for j in range(frame.shape[1])]
-    for j, (header, values) in enumerate(zip(headers, columns)):
-        longest = max([len(str(header))] + [len(str(v)) for v in values[:500]])
+    numeric = [pd.api.types.is_integer_dtype(dtype) or pd.api.types.is_float_dtype(dtype) for dtype in frame.dtypes]
+    sample = frame.head(500)
+    for j, header in enumerate(headers):
+        longest = max([len(header), *(len(str(v)) for v in sample.iloc[:, j].tolist())])
         sheet.set_column(j, j, min(max(longest + 2, 8), _XLSX_MAX_WIDTH))
     sheet.freeze_panes(1, 0)
     sheet.autofilter(0, 0, max(len(frame), 1), max(len(headers) - 1, 0))
@@ -213,22 +220,25 @@ def _write_sheet(sheet, frame: pd.DataFrame, bold, link) -> None:
             sheet.write_blank(0, j, None, bold)
     url_column = frame.columns.get_loc("url") if "url" in frame.columns else None
     links = 0
-    for i, row in enumerate(zip(*columns), start=1):
-        for j, value in enumerate(row):
-            if isinstance(value, (int, float)) and not isinstance(value, bool) and value == value:
-                sheet.write_number(i, j, value)
-            elif j == url_column and links < _XLSX_MAX_URLS and _linkable(value) and (
-                sheet.write_url(i, j, value, link, string=value) == 0
-            ):
-                links += 1
-            else:
-                sheet.write_string(i, j, "" if value is None or value != value else str(value))
+    for start in range(0, len(frame), _CHUNK_ROWS):  # constant_memory needs rows in order anyway
+        part = frame.iloc[start : start + _CHUNK_ROWS]
+        columns = [part.iloc[:, j].tolist() if numeric[j] else _as_text(part.iloc[:, j]).tolist() for j in range(len(headers))]
+        for i, row in enumerate(zip(*columns), start=start + 1):
+            for j, value in enumerate(row):
+                if numeric[j]:
+                    if value == value:
+                        sheet.write_number(i, j, value)
+                elif not value:
+                    continue
+                elif j == url_column and links < _XLSX_MAX_URLS and _linkable(value) and (
+                    sheet.write_url(i, j, value, link, string=value) == 0
+                ):
+                    links += 1
+                else:
+                    sheet.write_string(i, j, value)
 
 
 def _linkable(url: str) -> bool:
     """Only plain web links within Excel's limits; xlsxwriter would otherwise warn, echoing the token."""
-    return (
-        url.lower().startswith(("https://", "http://"))
-        and not any(ch.isspace() or ord(ch) < 32 for ch in url)
-        and all(len(part.encode("utf-16-le")) // 2 <= _XLSX_MAX_URL_LENGTH for part in url.split("#", 1))
-    )
+    length = len(url) if url.isascii() else len(url.encode("utf-16-le")) // 2
+    return length <= _XLSX_MAX_URL_LENGTH and _LINKABLE.fullmatch(url) is not None
