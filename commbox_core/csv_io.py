@@ -147,7 +147,7 @@ def _undeclared_encodings(data: bytes) -> list[str]:
     # Hebrew letters are cp1255 0xE0-0xFA and come in runs (whole words); in cp1252 text the same
     # bytes are accented Latin letters, mostly one at a time ("José", "Müller").
     hebrew = sum(len(run) for run in re.findall(rb"[\xe0-\xfa]{3,}", sample))
-    legacy = ["cp1255", "cp1252"] if hebrew >= 0.6 * high else ["cp1252"]
+    legacy = ["cp1255", "cp1252"] if high and hebrew >= 0.6 * high else ["cp1252"]
     try:
         codecs.getincrementaldecoder("utf-8")().decode(sample, final=len(data) <= _SNIFF_BYTES)
         return ["utf-8", *legacy, "latin-1"]
@@ -215,14 +215,7 @@ def _parse(data: bytes, encoding: str, filename: str, max_rows: int) -> InputTab
     delimiter = _sniff_delimiter(sample.lstrip("\ufeff"), complete=len(data) <= _SNIFF_BYTES)
     stream = io.TextIOWrapper(io.BytesIO(data), encoding=encoding, newline="")
     reader = csv.reader(stream, delimiter=delimiter, quotechar='"', doublequote=True, strict=False)
-    try:
-        return _read_records(reader, data, encoding, delimiter, filename, max_rows)
-    except csv.Error as exc:
-        raise InputFileError(
-            f"{_name(filename)} cannot be read after line {reader.line_num:,}: a quote (\") is probably "
-            f"never closed, so the rest of the file reads as one value ({exc}). Check the quotes "
-            "around that line, or save the file again from Excel as CSV."
-        ) from None
+    return _read_records(reader, data, encoding, delimiter, filename, max_rows)
 
 
 def _read_records(reader, data: bytes, encoding: str, delimiter: str, filename: str, max_rows: int) -> InputTable:
@@ -242,7 +235,8 @@ def _read_records(reader, data: bytes, encoding: str, delimiter: str, filename: 
     row_number = 0
     start_line = reader.line_num + 1
     last_start = last_end = start_line
-    for row in reader:
+    rows = _unbroken(reader, filename, lambda: start_line)
+    for row in rows:
         if len(row) != width:
             if not row or (width > 1 and len(row) == 1 and not row[0].strip()):
                 start_line = reader.line_num + 1
@@ -271,6 +265,19 @@ def _read_records(reader, data: bytes, encoding: str, delimiter: str, filename: 
         )
     frame = pd.DataFrame(dict(zip(columns, builder.arrays())), index=pd.RangeIndex(1, row_number + 1))
     return InputTable(headers, columns, frame, problems, encoding, delimiter, filename)
+
+
+def _unbroken(reader, filename: str, record_start):
+    """The reader's records; the one error left with strict=False is a value over the csv
+    module's size limit, which in practice means a quote opened and never closed."""
+    try:
+        yield from reader
+    except csv.Error:
+        raise InputFileError(
+            f"{_name(filename)} cannot be read: the value starting on line {record_start():,} runs on for "
+            f"more than {csv.field_size_limit():,} characters, so a quote (\") there is probably never "
+            "closed. Check the quotes on that line and upload the file again."
+        ) from None
 
 
 def _no_header(filename: str, line: int) -> InputFileError:

@@ -119,7 +119,8 @@ def write_outputs(out_dir: Path, table: InputTable, report: RunReport) -> dict[s
 def _write_private(path: Path, content: bytes) -> None:
     """Owner-only (the files hold live links), and atomic: a reader never sees half a file."""
     partial = path.with_name(f".{path.name}.partial")
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    partial.unlink(missing_ok=True)  # a leftover could carry wider permissions
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as file:
         file.write(content)
     os.replace(partial, path)

@@ -98,6 +98,14 @@ def test_windows_1252_file_is_decoded():
     assert records(table) == [["José", "costs €5"], ["Chloé", "naïve"]]
 
 
+def test_windows_1252_bytes_found_late_in_a_big_file_restart_the_read():
+    ascii_rows = [f"user{i},plain" for i in range(5000)]  # well past the sniffed sample
+    data = make_csv("username,remark", *ascii_rows, "zoe,café €", encoding="cp1252")
+    table = read_table(data)
+    assert table.encoding == "cp1252"
+    assert table.frame.loc[5001, "remark"] == "café €" and table.frame.shape == (5001, 2)
+
+
 def test_hebrew_windows_1255_file_is_decoded():
     data = make_csv("firstName,lastName", "שלום,כהן", "דנה,לוי", encoding="cp1255")
     table = read_table(data)
@@ -150,8 +158,9 @@ def test_unclosed_quote_at_the_end_is_reported():
 
 def test_unclosed_quote_swallowing_a_huge_file_is_refused_with_a_hint():
     data = make_csv("username,remark", 'a,"oops', *(f"u{i},{'x' * 100}" for i in range(2000)))
-    with pytest.raises(InputFileError, match="quote"):
+    with pytest.raises(InputFileError, match="quote") as info:
         read_table(data)
+    assert "line 2" in str(info.value)
 
 
 def test_duplicate_rows_are_all_kept_with_their_row_numbers():
