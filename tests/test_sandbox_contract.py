@@ -22,7 +22,13 @@ API_KEY = "contract-key"
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 # Faults the document can describe: 429 with Retry-After, 500, 501, the proxy's 502 HTML page,
 # and a 200 without a token. (A non-JSON 200 and a cut connection cannot be described.)
-DECLARED_FAULTS = {"rate_limit": 100, "error_rate": 0.1, "not_supported_rate": 0.05, "html_rate": 0.1, "no_token_rate": 0.1}
+DECLARED_FAULTS = {
+    "rate_limit": 100,
+    "error_rate": 0.1,
+    "not_supported_rate": 0.05,
+    "html_rate": 0.1,
+    "no_token_rate": 0.1,
+}
 EXAMPLES = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 schema = schemathesis.openapi.from_dict(json.loads(OPENAPI_DOCUMENT))
@@ -138,8 +144,12 @@ def test_each_kind_of_ticket_answer_conforms(sandbox, tuned, changes, body, key,
 @pytest.mark.parametrize("accept", ["text/html", "application/json"])
 def test_each_kind_of_link_answer_conforms(sandbox, tuned, accept):
     auth = {"Authorization": f"Bearer {API_KEY}"}
-    agent = requests.post(f"{sandbox.url}/auth/ticket", json={"data": {**JOHN["data"], "oneTimeUse": True}}, headers=auth)
-    customer = requests.post(f"{sandbox.url}/auth/ticket", json={"data": {"brand": "demo", "uniqueId": "1"}}, headers=auth)
+    agent = requests.post(
+        f"{sandbox.url}/auth/ticket", json={"data": {**JOHN["data"], "oneTimeUse": True}}, headers=auth
+    )
+    customer = requests.post(
+        f"{sandbox.url}/auth/ticket", json={"data": {"brand": "demo", "uniqueId": "1"}}, headers=auth
+    )
     agent_token = agent.json()["data"]["encpryptedString"]
     customer_token = customer.json()["data"]["encpryptedString"]
     login, chat = schema["/login"]["GET"], schema["/chat/{channel}"]["GET"]

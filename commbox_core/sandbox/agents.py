@@ -5,10 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Mapping
 
 AGENT_CSV_COLUMNS = ("brand", "username", "email", "phone1", "firstName", "lastName")
 

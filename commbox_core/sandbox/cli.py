@@ -39,8 +39,12 @@ def _parser() -> argparse.ArgumentParser:
         description="Serve a local emulator of CommBox's ticket API, with login and chat pages.",
     )
     parser.add_argument("--port", type=int, required=True, metavar="P", help="port to listen on (0: any free port)")
-    parser.add_argument("--host", default="127.0.0.1", metavar="ADDRESS", help="address to listen on (default 127.0.0.1)")
-    parser.add_argument("--api-key", default=SandboxConfig.api_key, metavar="K", help="the bearer key clients must send")
+    parser.add_argument(
+        "--host", default="127.0.0.1", metavar="ADDRESS", help="address to listen on (default 127.0.0.1)"
+    )
+    parser.add_argument(
+        "--api-key", default=SandboxConfig.api_key, metavar="K", help="the bearer key clients must send"
+    )
     parser.add_argument("--agents", metavar="FILE.csv", help="agents: brand,username,email,phone1,firstName,lastName")
     parser.add_argument("--latency-ms", type=float, default=0, metavar="MS", help="added to every ticket request")
     parser.add_argument("--jitter-ms", type=float, default=0, metavar="MS", help="latency varies by up to this much")

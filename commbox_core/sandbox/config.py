@@ -74,7 +74,9 @@ class SandboxConfig:
     def with_changes(self, changes: Mapping[str, Any]) -> SandboxConfig:
         unknown = sorted(set(changes) - set(TUNABLE_FIELDS))
         if unknown:
-            raise ValueError(f"cannot change {', '.join(unknown)}; settings that can change: {', '.join(TUNABLE_FIELDS)}")
+            raise ValueError(
+                f"cannot change {', '.join(unknown)}; settings that can change: {', '.join(TUNABLE_FIELDS)}"
+            )
         return dataclasses.replace(self, **changes)
 
 

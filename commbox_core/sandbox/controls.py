@@ -33,7 +33,7 @@ async def _json_object(request: Request) -> dict:
     except (ValueError, RecursionError):
         raise ValueError("the body is not valid JSON") from None
     if not isinstance(document, dict):
-        raise ValueError("the body must be a JSON object")
+        raise TypeError("the body must be a JSON object")
     return document
 
 
@@ -60,7 +60,7 @@ async def clock(request: Request) -> Response:
     state = _state(request)
     try:
         advance = (await _json_object(request)).get("advance")
-    except ValueError as exc:
+    except (TypeError, ValueError) as exc:
         return _bad(str(exc))
     if isinstance(advance, bool) or not isinstance(advance, (int, float)) or not math.isfinite(advance) or advance < 0:
         return _bad('give {"advance": seconds}, a number of seconds of at least 0 (the clock only moves forward)')

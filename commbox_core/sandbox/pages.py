@@ -46,7 +46,9 @@ def chat_ok_page(*, brand: str, channel: str, name: str, customer: str, remark: 
         f"Chat with {name}",
         f'<main data-testid="sandbox-chat-ok"><h1>Customer chat</h1>'
         f"<p><strong>{escape(name)}</strong> is chatting on channel <code>{escape(channel)}</code>.</p>"
-        + _details({"Brand": brand, "Channel": channel, "Customer": customer, "Remark": remark, "Ticket expires": expires})
+        + _details(
+            {"Brand": brand, "Channel": channel, "Customer": customer, "Remark": remark, "Ticket expires": expires}
+        )
         + "</main>",
     )
 
@@ -65,7 +67,9 @@ def index_page(*, base_url: str) -> str:
         "/_sandbox/config": "the run-time settings (POST JSON to change latency, faults, rate limit)",
         "/_sandbox/customers": "customer records created by chat tickets",
     }
-    items = "".join(f'<li><a href="{escape(path)}">{escape(path)}</a>: {escape(text)}</li>' for path, text in links.items())
+    items = "".join(
+        f'<li><a href="{escape(path)}">{escape(path)}</a>: {escape(text)}</li>' for path, text in links.items()
+    )
     return _page(
         "CommBox sandbox",
         f"<h1>CommBox sandbox</h1><p>API: <code>POST {escape(base_url)}/auth/ticket</code>. "

@@ -65,9 +65,9 @@ def parse_ticket_request(body: bytes) -> TicketAsk:
         raise BadTicketRequest("data.brand is required and must not be empty")
     if "username" in values:
         return TicketAsk(kind=Kind.AGENT, **values)  # type: ignore[arg-type]
-    if "phone1" in values and not phone_digits(str(values["phone1"])):
-        if not any(name in values for name in CUSTOMER_IDENTIFIERS if name != "phone1"):
-            raise BadTicketRequest("data.phone1 has no digits, so it cannot identify the customer")
+    other_identifiers = any(name in values for name in CUSTOMER_IDENTIFIERS if name != "phone1")
+    if "phone1" in values and not phone_digits(str(values["phone1"])) and not other_identifiers:
+        raise BadTicketRequest("data.phone1 has no digits, so it cannot identify the customer")
     if not any(name in values for name in CUSTOMER_IDENTIFIERS):
         raise BadTicketRequest(
             "A customer ticket needs at least one of data.uniqueId, data.email, data.phone1 "

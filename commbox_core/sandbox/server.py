@@ -10,7 +10,7 @@ import asyncio
 import socket
 import threading
 import time
-from typing import Any
+from typing import Any, Self
 
 import uvicorn
 from starlette.applications import Starlette
@@ -90,7 +90,7 @@ class SandboxServer:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def start(self) -> SandboxServer:
+    def start(self) -> Self:
         """Returns once the server accepts connections. Raises OSError if the port is taken."""
         with self._lock:
             if not self.running:
@@ -148,7 +148,7 @@ class SandboxServer:
             thread.join(_STOP_TIMEOUT_S)
         self._server = self._thread = None
 
-    def __enter__(self) -> SandboxServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:

@@ -10,7 +10,7 @@ import secrets
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import NamedTuple
 
@@ -78,7 +78,7 @@ def customer_key(ask: TicketAsk) -> str:
 
 def iso_utc(timestamp: float) -> str:
     """ISO-8601 in UTC with a Z, as the vendor writes response_time."""
-    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 class SandboxState:
@@ -214,7 +214,9 @@ class SandboxState:
         key = customer_key(ask)
         record = records.get(key)
         if record is None:
-            record = records[key] = CustomerRecord(key, ask.uniqueId, ask.email, ask.phone1, ask.firstName, ask.lastName)
+            record = records[key] = CustomerRecord(
+                key, ask.uniqueId, ask.email, ask.phone1, ask.firstName, ask.lastName
+            )
         elif ask.overrideUserInfo:
             for name in ("email", "phone1", "firstName", "lastName"):
                 if getattr(ask, name):
