@@ -5,8 +5,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from ..fields import CUSTOMER_IDENTIFIERS, FLAG_FIELDS, TEXT_FIELDS, Kind
+from ..fields import Kind
 from .agents import is_blank, phone_digits
+
+# The vendor's fields, spelled out here rather than taken from the console's own vocabulary:
+# the emulator follows the contract, so it can catch a client that drifts from it.
+TEXT_FIELDS = ("brand", "username", "email", "uniqueId", "firstName", "lastName", "phone1", "remark")
+FLAG_FIELDS = ("overrideUserInfo", "oneTimeUse")
+CUSTOMER_IDENTIFIERS = ("uniqueId", "email", "phone1")
 
 _JSON_TYPE_NAMES = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
 
