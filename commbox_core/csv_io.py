@@ -129,6 +129,12 @@ def _refuse_unusable(data: bytes, filename: str, max_bytes: int) -> None:
             hint = _SAVE_AS_CSV if "Excel" in what else "Upload the CSV file itself."
             raise InputFileError(f"{name} is {what}, not a CSV file. {hint}")
     if _declared_encoding(data) not in {"utf-16", "utf-32"} and b"\x00" in data:
+        head = data[:1024]
+        if max(head[0::2].count(0), head[1::2].count(0)) > len(head) // 4:  # every other byte is NUL
+            raise InputFileError(
+                f"{name} looks like UTF-16 text without the marker that says so. "
+                "Save it again as \"CSV UTF-8\" (or as Unicode text from Excel) and upload it again."
+            )
         raise InputFileError(
             f"{name} contains binary data, not text. Upload a CSV file (in Excel: File > Save As > \"CSV UTF-8\")."
         )
@@ -230,6 +236,7 @@ def _read_records(reader, data: bytes, encoding: str, delimiter: str, filename: 
     headers = [unneutralise(h) for h in header]
     columns = unique_column_names(headers)
     width = len(headers)
+    named_width = max(i for i, h in enumerate(headers, start=1) if h.strip())
     builder = _ColumnBuilder(width)
     problems: dict[int, str] = {}
     row_number = 0
@@ -241,7 +248,7 @@ def _read_records(reader, data: bytes, encoding: str, delimiter: str, filename: 
             if not row or (width > 1 and len(row) == 1 and not row[0].strip()):
                 start_line = reader.line_num + 1
                 continue  # an empty (or whitespace-only) line
-            row = _fit(row, width, row_number + 1, start_line, delimiter, problems)
+            row = _fit(row, width, named_width, row_number + 1, start_line, delimiter, problems)
         row_number += 1
         if row_number > max_rows:
             lines = data.count(b"\n") or data.count(b"\r")
@@ -287,12 +294,17 @@ def _no_header(filename: str, line: int) -> InputFileError:
     )
 
 
-def _fit(row: list[str], width: int, row_number: int, line: int, delimiter: str, problems: dict) -> list[str]:
-    """Pad or cut a ragged row to the header's width, recording why unless nothing is lost."""
+def _fit(
+    row: list[str], width: int, named_width: int, row_number: int, line: int, delimiter: str, problems: dict
+) -> list[str]:
+    """Pad or cut a ragged row to the header's width, recording why unless nothing is lost:
+    values missing only under blank headers, or extra values that are all empty."""
     count = len(row)
     if count < width:
+        if count >= named_width:
+            return row + [""] * (width - count)
         problems[row_number] = (
-            f"Line {line:,} has {count} value{'s' * (count != 1)} but the header has {width} columns; "
+            f"Line {line:,} has {count} value{'s' * (count != 1)} but the header has {named_width} columns; "
             "the missing values were read as empty. A line break inside a value needs quotes around the value."
         )
         return row + [""] * (width - count)

@@ -163,6 +163,12 @@ def test_unclosed_quote_swallowing_a_huge_file_is_refused_with_a_hint():
     assert "line 2" in str(info.value)
 
 
+def test_rows_short_only_under_blank_trailing_headers_are_fine():
+    table = read_table(make_csv("username,email,,", "a,1", "b", "c,3,,x"))
+    assert records(table) == [["a", "1", "", ""], ["b", "", "", ""], ["c", "3", "", "x"]]
+    assert set(table.row_problems) == {2}
+
+
 def test_duplicate_rows_are_all_kept_with_their_row_numbers():
     data = make_csv("username,brand", "a,b", "a,b", "a,b")
     table = read_table(data)
@@ -215,6 +221,7 @@ def _xlsx_bytes() -> bytes:
         (b"\x89PNG\r\n\x1a\n" + b"\x00" * 20, "image"),
         (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 20, "Excel"),
         (b"username,email\r\na\x00b,c\r\n", "binary"),
+        ("username,email\r\nava,a@x.io\r\n".encode("utf-16-le"), "UTF-16"),
     ],
 )
 def test_binary_files_are_refused_with_what_to_do(data, expected):
