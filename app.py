@@ -30,13 +30,15 @@ else:
                 st.Page(PAGES / "home.py", title="Home", icon=":material/home:", default=True),
             ],
             "Issue tickets": [
-                st.Page(PAGES / "single_ticket.py", title="Single ticket", icon=":material/person:", url_path="single"),
-                st.Page(PAGES / "bulk_tickets.py", title="Bulk tickets", icon=":material/group:", url_path="bulk"),
+                st.Page(PAGES / "single_ticket.py", title="Single ticket", icon=":material/person:"),
+                st.Page(PAGES / "bulk_tickets.py", title="Bulk tickets", icon=":material/group:"),
             ],
             "Review": [
-                st.Page(PAGES / "history.py", title="History", icon=":material/history:", url_path="history"),
-                st.Page(PAGES / "settings.py", title="Settings", icon=":material/settings:", url_path="settings"),
+                st.Page(PAGES / "history.py", title="History", icon=":material/history:"),
+                st.Page(PAGES / "settings.py", title="Settings", icon=":material/settings:"),
             ],
         }
     )
+# No custom url_path: Streamlit first resolves a URL against the files in pages/, so a page's
+# path must be its file name (/bulk_tickets) or a fresh tab shows "Page not found" for a moment.
 page.run()

@@ -8,7 +8,7 @@ import streamlit as st
 
 from commbox_core.csv_io import ColumnMatch, check_columns, match_columns, read_table
 from commbox_core.errors import ConsoleError, InputFileError
-from commbox_core.fields import AGENT_REQUIRED, FIELD_LABELS, Kind, fields_for
+from commbox_core.fields import FIELD_LABELS, Kind, fields_for
 from commbox_core.models import RowDefaults
 from commbox_core.prepare import duplicate_rows, prepare_rows
 from commbox_core.templates import TEMPLATE_FILENAMES, template_csv
@@ -49,7 +49,7 @@ if job_id:
             icon=":material/search_off:",
         )
         st.stop()
-    run_summary(job)
+    run_summary(job, counts=job.finished)
     if not job.finished:
         run_progress(manager, job.id)
     else:
@@ -72,9 +72,9 @@ st.subheader("1 · Who gets tickets", anchor=False)
 kind = st.segmented_control(
     "Tickets for", list(Kind), format_func=KIND_LABELS.get, default=Kind.AGENT, required=True, key="bulk_kind"
 )
-first, second, _ = st.columns([1, 1, 2])
-for column, template_kind in ((first, Kind.AGENT), (second, Kind.CUSTOMER)):
-    column.download_button(
+templates = st.container(horizontal=True)
+for template_kind in Kind:
+    templates.download_button(
         f"{template_kind.capitalize()} template", template_csv(template_kind),
         file_name=TEMPLATE_FILENAMES[template_kind], mime="text/csv", icon=":material/download:",
         on_click="ignore", key=f"template_{template_kind}",
@@ -125,12 +125,12 @@ if table.row_problems:
 # ---- 3. Columns --------------------------------------------------------------------------------
 st.subheader("3 · Match the columns", anchor=False)
 automatic = match_columns(table.columns, kind)
-required = set(AGENT_REQUIRED) if kind is Kind.AGENT else set()
+REQUIRED_NOTES = {"username": " (required)", "brand": " (or a default brand)"}
 options = [None, *table.columns]
 mapping: dict[str, str] = {}
 grid = st.columns(4)
 for position, name in enumerate(fields_for(kind)):
-    label = FIELD_LABELS[name] + (" *" if name in required else "")
+    label = FIELD_LABELS[name] + (REQUIRED_NOTES.get(name, "") if kind is Kind.AGENT else "")
     with grid[position % 4]:
         chosen = st.selectbox(
             label, options, index=options.index(automatic.mapping.get(name)),
@@ -144,7 +144,6 @@ reused = sorted({c for c in mapping.values() if list(mapping.values()).count(c) 
 notes = []
 if kind is Kind.CUSTOMER:
     notes.append("A customer needs a unique ID, an email or a phone.")
-notes.append("* required." if required else "")
 if unmatched:
     notes.append("Not sent, but kept in the result files: " + ", ".join(f"“{inert(c)}”" for c in unmatched) + ".")
 st.caption(" ".join(n for n in notes if n))
@@ -230,7 +229,8 @@ if edits and st.button("Undo all edits", icon=":material/undo:", key="bulk_undo"
 # ---- 6. Start ----------------------------------------------------------------------------------
 st.subheader("6 · Issue the tickets", anchor=False)
 if invalid:
-    st.caption(f"{len(invalid):,} invalid rows are not sent; they go to errors.csv with their reason.")
+    st.caption(f"{len(invalid):,} invalid row{'s are' if len(invalid) != 1 else ' is'} not sent: "
+               "errors.csv lists them with the reason.")
 if st.button(f"Issue {valid_count:,} tickets", type="primary", icon=":material/send:", disabled=valid_count == 0,
              key="bulk_start"):
     run_settings = settings if concurrency == settings.concurrency else settings.replace(concurrency=concurrency)

@@ -71,12 +71,12 @@ hints = {
 
 with st.form(f"single_form_{kind}", border=True):
     inputs = form_fields(kind)
-    grid = st.columns(2)
-    for position, (name, label) in enumerate(inputs):
-        with grid[position % 2]:
-            st.text_input(label, value=defaults.get(name, ""), key=field_key(name), help=hints.get(name))
-            if name in problems:
-                st.error(inert(problems[name]), icon=":material/error:")
+    for start in range(0, len(inputs), 2):  # row by row, so a message only pushes its own row down
+        for column, (name, label) in zip(st.columns(2), inputs[start : start + 2]):
+            with column:
+                st.text_input(label, value=defaults.get(name, ""), key=field_key(name), help=hints.get(name))
+                if name in problems:
+                    st.error(inert(problems[name]), icon=":material/error:")
     st.checkbox("One-time use", key=field_key("oneTimeUse"), help="The link works once; opening it again is refused.")
     if kind is Kind.CUSTOMER:
         st.checkbox(

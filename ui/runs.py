@@ -45,8 +45,9 @@ def open_run(job_id: str | None) -> None:
         st.session_state.pop("bulk_job", None)
 
 
-def run_summary(job: Job) -> None:
-    """Status headline and counts of a run, finished or not."""
+def run_summary(job: Job, *, counts: bool = True) -> None:
+    """Status headline and counts of a run, finished or not (counts=False: the caller shows
+    live counts itself)."""
     progress = job.progress()
     summary = job.report.summary() if job.report is not None else None
     total = len(job.prepared)
@@ -74,6 +75,16 @@ def run_summary(job: Job) -> None:
     elif job.finished:
         st.warning(f"Done: {ok:,} of {total:,} rows got a ticket; {failed:,} failed (see Errors).",
                    icon=":material/warning:")
+    if counts:
+        _counts(job)
+
+
+def _counts(job: Job) -> None:
+    progress = job.progress()
+    summary = job.report.summary() if job.report is not None else None
+    total = len(job.prepared)
+    ok = summary["succeeded"] if summary else progress.ok
+    failed = summary["failed"] if summary else progress.failed
     columns = st.columns(4)
     columns[0].metric("Rows", f"{total:,}")
     columns[1].metric("Succeeded", f"{ok:,}")
@@ -92,6 +103,7 @@ def run_progress(manager: JobManager, job_id: str) -> None:
         job = manager.get(job_id)
         if job is None or job.finished:
             st.rerun()  # the page then shows the results
+        _counts(job)
         progress = job.progress()
         st.progress(progress.fraction, text=progress_text(progress))
         st.caption("The run goes on in the server: you can leave this page, refresh it, or close the tab; "

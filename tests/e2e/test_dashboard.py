@@ -1,0 +1,141 @@
+"""The dashboard in headless Chromium: bulk runs for agents and customers whose exported links
+the sandbox accepts, a run that survives a refresh, and a screenshot of every page."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+import pytest
+import requests
+from playwright.sync_api import expect
+
+from .conftest import sandbox_url, screenshot, wait_for_app
+
+pytestmark = pytest.mark.e2e
+
+AGENTS = (
+    "brand,username,email,phone1,firstName,lastName\n"
+    "demo,john.d,john.d@gmail.com,+44 2501 234567,John,Doe\n"
+    "demo,noa.c,noa.cohen@example.co.il,+972-50-123-4567,Noa,Cohen\n"
+    "demo,ghost.agent,,,Ghost,Agent\n"
+    "demo,sam.t,sam.taylor@,,Sam,Typo\n"
+)
+CUSTOMERS = (
+    "Customer ID,E-mail,Mobile,First,Last\n"
+    "000123,dana.levi@example.co.il,+972 54 123 4567,Dana,Levi\n"
+    "C-9001,,,Jing,Chen\n"
+)
+DONE = re.compile(r"Done: (all \d+ rows|\d+ of \d+ rows) got a ticket")
+
+
+def open_page(page, url: str) -> None:
+    page.goto(url)
+    wait_for_app(page)
+    # The app's own navigation, even when a deep link is a fresh server's first request.
+    expect(page.locator("[data-testid='stSidebarNav']")).to_contain_text("Issue tickets")
+    expect(page.locator("[data-testid='stException']")).to_have_count(0)
+
+
+def upload(page, tmp_path, name: str, text: str) -> None:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(path))
+    expect(page.get_by_text("5 · Check and fix the rows")).to_be_visible()
+
+
+def start_run(page, tickets: int) -> None:
+    page.get_by_role("button", name=f"Issue {tickets} tickets").click()
+    expect(page).to_have_url(re.compile(r"[?&]job=[0-9a-f]+"))
+
+
+def download(page, tmp_path, label: str) -> list[dict[str, str]]:
+    with page.expect_download() as caught:
+        page.locator("[data-testid='stDownloadButton']").filter(has_text=label).click()
+    path = tmp_path / label
+    caught.value.save_as(path)
+    return list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
+
+
+def test_bulk_runs_for_agents_and_customers_export_links_the_sandbox_accepts(page, dashboard_url, tmp_path):
+    open_page(page, f"{dashboard_url}/bulk_tickets")
+    assert sandbox_url(page)
+    screenshot(page, "bulk-start")
+    upload(page, tmp_path, "agents.csv", AGENTS)
+    screenshot(page, "bulk-preview")
+    start_run(page, 3)
+    expect(page.get_by_text(DONE)).to_be_visible()
+    expect(page.get_by_text("Errors (2)")).to_be_visible()
+    wait_for_app(page)
+    screenshot(page, "bulk-results")
+
+    rows = download(page, tmp_path, "success.csv")
+    assert [r["username"] for r in rows] == ["john.d", "noa.c"]
+    link = page.context.new_page()
+    link.goto(rows[0]["url"])
+    expect(link.locator("[data-testid=sandbox-login-ok]")).to_be_visible()
+    screenshot(link, "sandbox-login-page", streamlit=False)
+    link.close()
+    errors = download(page, tmp_path, "errors.csv")
+    assert [(r["row"], r["error_code"]) for r in errors] == [("3", "not_found"), ("4", "invalid")]
+
+    page.get_by_role("button", name="New upload").click()
+    page.get_by_text("Customers: chat links").click()
+    upload(page, tmp_path, "customers.csv", CUSTOMERS)
+    start_run(page, 2)
+    expect(page.get_by_text("Done: all 2 rows got a ticket")).to_be_visible()
+    rows = download(page, tmp_path, "success.csv")
+    assert [r["Customer ID"] for r in rows] == ["000123", "C-9001"]
+    page.goto(rows[1]["url"])
+    expect(page.locator("[data-testid=sandbox-chat-ok]")).to_be_visible()
+
+
+def test_a_run_survives_a_refresh_and_finishes(page, dashboard_url, tmp_path):
+    open_page(page, f"{dashboard_url}/bulk_tickets")
+    sandbox = sandbox_url(page)
+    requests.post(f"{sandbox}/_sandbox/config", json={"latency_ms": 150}, timeout=5).raise_for_status()
+    try:
+        people = "".join(f"demo,john.d,,,Row,{n}\n" for n in range(300))
+        upload(page, tmp_path, "many.csv", "brand,username,email,phone1,firstName,lastName\n" + people)
+        start_run(page, 300)
+        progress = page.locator("[data-testid='stProgress']")
+        expect(progress).to_be_visible()
+        job_url = page.url
+        page.reload()
+        wait_for_app(page)
+        assert page.url == job_url  # ?job= kept: the same run is shown
+        expect(progress.or_(page.get_by_text(DONE))).to_be_visible()
+        assert page.get_by_text(DONE).count() == 0, "the run finished before the refresh: raise the latency"
+        screenshot(page, "bulk-progress-after-refresh")
+        expect(page.get_by_text("Done: all 300 rows got a ticket")).to_be_visible(timeout=60_000)
+        assert page.url == job_url
+    finally:
+        requests.post(f"{sandbox}/_sandbox/config", json={"latency_ms": 0}, timeout=5).raise_for_status()
+
+
+def test_every_page_renders_and_is_photographed(page, dashboard_url):
+    open_page(page, dashboard_url)
+    expect(page.get_by_text("SANDBOX").first).to_be_visible()
+    page.get_by_role("button", name="Check connection").click()
+    expect(page.get_by_text("the API key works")).to_be_visible()
+    screenshot(page, "home")
+
+    open_page(page, f"{dashboard_url}/single_ticket")
+    page.get_by_role("textbox", name="Username").fill("john.d")
+    page.get_by_role("textbox", name="Email").fill("john.d@gmail.com")
+    page.get_by_role("button", name="Issue ticket").click()
+    expect(page.get_by_text("Expires in")).to_be_visible()
+    url = page.locator("[data-testid='stCode'] code").inner_text().strip()
+    assert "/login?ta=" in url
+    screenshot(page, "single-ticket")
+
+    page.get_by_role("textbox", name="Email").fill("not-an-email")
+    page.get_by_role("button", name="Issue ticket").click()
+    expect(page.get_by_text("Fix the fields marked above")).to_be_visible()
+    screenshot(page, "single-ticket-error")
+
+    for path, name in (("history", "history"), ("settings", "settings")):
+        open_page(page, f"{dashboard_url}/{path}")
+        screenshot(page, name)
+    expect(page.get_by_text("san…ey").first).to_be_attached()  # a grid cell: drawn on canvas
