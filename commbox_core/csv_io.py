@@ -236,7 +236,7 @@ def _read_records(reader, data: bytes, encoding: str, delimiter: str, filename: 
     headers = [unneutralise(h) for h in header]
     columns = unique_column_names(headers)
     width = len(headers)
-    named_width = max(i for i, h in enumerate(headers, start=1) if h.strip())
+    named_width = max((i for i, h in enumerate(headers, start=1) if h.strip()), default=width)
     builder = _ColumnBuilder(width)
     problems: dict[int, str] = {}
     row_number = 0

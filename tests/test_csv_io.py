@@ -63,6 +63,20 @@ def test_semicolon_file_with_commas_inside_values_and_in_quoted_header():
     assert records(table) == [["Cohen, Dana", "d@x.io", "a,b,c"], ["Levi, Avi", "a@x.io", ""]]
 
 
+@pytest.mark.parametrize(
+    ("lines", "delimiter", "expected"),
+    [
+        ([',";;note;;"', ',";;x;;"'], ",", [["", ";;x;;"]]),  # more ";" than "," on every line
+        (['"";","', '"";","'], ";", [["", ","]]),
+        (['name|"a,b;c"', 'x|"1,2;3"'], "|", [["x", "1,2;3"]]),
+    ],
+)
+def test_delimiters_inside_quoted_values_do_not_fool_detection(lines, delimiter, expected):
+    table = read_table(make_csv(*lines))
+    assert table.delimiter == delimiter
+    assert records(table) == expected
+
+
 def test_utf8_bom_is_not_part_of_the_first_header():
     table = read_table(b"\xef\xbb\xbf" + make_csv("username,brand", "a,b"))
     assert table.encoding == "utf-8-sig"
