@@ -21,7 +21,7 @@ from commbox_core.views import (
     mapped_columns,
     preview_frame,
 )
-from ui.backend import run_plans
+from ui.backend import remember_plan
 from ui.editing import clear_edits, paged_editor, stored_edits
 from ui.runs import open_run, results_panel, run_progress, run_summary
 from ui.text import inert
@@ -239,6 +239,6 @@ if st.button(f"Issue {valid_count:,} tickets", type="primary", icon=":material/s
     except ConsoleError as problem:
         st.error(str(problem), icon=":material/error:")
         st.stop()
-    run_plans()[job.id] = RunPlan(dict(mapping), defaults)
+    remember_plan(job.id, RunPlan(dict(mapping), defaults))
     open_run(job.id)
     st.rerun()

@@ -4,8 +4,8 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
-from commbox_core.export import to_csv_bytes
-from commbox_core.views import history_frame, outcome_frame, run_label, subject_by_row
+from commbox_core.views import history_frame, run_label
+from ui.backend import outcome_file
 from ui.widgets import page_start
 from ui.runs import run_summary
 
@@ -48,7 +48,7 @@ job = manager.get(chosen)
 
 with st.container(border=True):
     run_summary(job)
-    outcomes = outcome_frame(job.results(), subject_by_row(job.table, job.prepared, job.kind))
+    outcomes, outcomes_csv = outcome_file(job)
     if not job.finished:
         st.caption("This run is still going: the outcomes below are the rows done so far.")
     st.dataframe(
@@ -61,7 +61,7 @@ with st.container(border=True):
     with left:
         st.download_button(
             "Download outcomes (CSV, no links)",
-            to_csv_bytes(outcomes),
+            outcomes_csv,
             file_name=f"run-{job.id}-outcomes.csv",
             mime="text/csv",
             icon=":material/download:",

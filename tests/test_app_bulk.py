@@ -213,3 +213,13 @@ def test_fix_and_resend_a_row_the_tenant_did_not_find(new_app):
     resend.click().run()
     child = wait_for(job_manager().get(app.query_params["job"]))
     assert child.parent_id == job.id and [(r.row, r.ok) for r in child.results()] == [(3, True)]
+
+
+def test_a_downloaded_template_uploads_and_runs_as_it_is(new_app, downloads):
+    app = new_app(BULK)
+    template = downloads(app.get("download_button")[0])  # the agents template
+    assert template.decode("utf-8-sig").startswith("brand,username,email,phone1")
+    upload(app, template, "agents-template.csv")
+    assert metrics(app)["Invalid"] == "0"
+    job = start_and_finish(app)
+    assert job.status == "done" and all(r.ok for r in job.results())

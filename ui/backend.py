@@ -9,14 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 
 from commbox_core.client import CommBoxClient, RetryPolicy
 from commbox_core.errors import ConfigError
-from commbox_core.jobs import JobManager
+from commbox_core.export import to_csv_bytes
+from commbox_core.jobs import MAX_JOBS_KEPT, Job, JobManager
 from commbox_core.sandbox import SandboxConfig, SandboxServer
 from commbox_core.settings import Settings, load_settings
-from commbox_core.views import RunPlan, connection_probe, explain_probe
+from commbox_core.views import RunPlan, connection_probe, explain_probe, outcome_frame, subject_by_row
 
 SESSION_OVERRIDES = "settings_overrides"  # st.session_state key: this session's setting changes
 
@@ -33,9 +35,40 @@ def job_manager() -> JobManager:
 
 
 @st.cache_resource
-def run_plans() -> dict[str, RunPlan]:
-    """job id -> how its file was read (column matching, defaults), to re-validate edited rows."""
+def _run_plans() -> dict[str, RunPlan]:
     return {}
+
+
+def run_plan(job_id: str) -> RunPlan | None:
+    """How a run read its file (column matching, defaults): to re-validate rows edited later."""
+    return _run_plans().get(job_id)
+
+
+def remember_plan(job_id: str, plan: RunPlan) -> None:
+    plans = _run_plans()
+    plans[job_id] = plan
+    known = {job.id for job in job_manager().list()}
+    for forgotten in [key for key in plans if key not in known]:  # the manager keeps the newest runs only
+        del plans[forgotten]
+
+
+@st.cache_resource
+def _finished_outcomes() -> dict[str, tuple]:
+    return {}
+
+
+def outcome_file(job: Job) -> tuple[pd.DataFrame, bytes]:
+    """A run's outcomes (no links) as a table and as CSV; built once when the run has finished."""
+    cache = _finished_outcomes()
+    if job.id in cache:
+        return cache[job.id]
+    frame = outcome_frame(job.results(), subject_by_row(job.table, job.prepared, job.kind))
+    made = (frame, to_csv_bytes(frame))
+    if job.finished:
+        cache[job.id] = made
+        for stale in list(cache)[: max(0, len(cache) - MAX_JOBS_KEPT)]:
+            del cache[stale]
+    return made
 
 
 def configured_settings() -> Settings:

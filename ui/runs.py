@@ -28,7 +28,7 @@ from commbox_core.views import (
     subject_by_row,
     success_view,
 )
-from ui.backend import run_plans
+from ui.backend import remember_plan, run_plan
 from ui.editing import paged_editor, stored_edits
 from ui.text import inert
 
@@ -226,15 +226,15 @@ def _start_child(start, parent: Job) -> None:
     except ConsoleError as problem:
         st.error(str(problem), icon=":material/error:")
         return
-    plans = run_plans()
-    if parent.id in plans:
-        plans[child.id] = plans[parent.id]
+    plan = run_plan(parent.id)
+    if plan is not None:
+        remember_plan(child.id, plan)
     open_run(child.id)
     st.rerun()
 
 
 def _fix_and_resend(manager: JobManager, job: Job) -> None:
-    plan = run_plans().get(job.id)
+    plan = run_plan(job.id)
     rows = fixable_rows(job.results())
     if not rows or plan is None:
         return

@@ -1,0 +1,129 @@
+"""commbox_core.views and .templates: what the dashboard's tables and texts are made of."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from commbox_core.bulk import PreparedRow, Progress
+from commbox_core.client import TicketOutcome
+from commbox_core.csv_io import match_columns, read_table
+from commbox_core.errors import ErrorCode
+from commbox_core.fields import Kind
+from commbox_core.models import RowDefaults
+from commbox_core.prepare import prepare_rows
+from commbox_core.results import RowResult
+from commbox_core.templates import template_csv
+from commbox_core.views import (
+    apply_edits,
+    edits_from_editor,
+    expired_rows,
+    explain_probe,
+    fixable_rows,
+    format_duration,
+    live_links,
+    merge_edits,
+    outcome_frame,
+    page_count,
+    page_of,
+    preview_frame,
+    progress_text,
+    retryable_rows,
+    rows_of,
+    seconds_left,
+    subject_by_row,
+)
+
+NOW = datetime(2025, 1, 19, 14, 0, tzinfo=UTC)
+
+
+def table(text: str):
+    return read_table(text.encode(), filename="t.csv")
+
+
+def test_pages_of_rows():
+    rows = list(range(1, 251))
+    assert page_count(250, 100) == 3 and page_count(0, 100) == 1
+    assert page_of(rows, 3, 100) == list(range(201, 251))
+    assert page_of(rows, 9, 100) == list(range(201, 251))  # past the end: the last page
+
+
+def test_editor_positions_become_row_numbers_and_edits_apply():
+    source = table("brand,username\ndemo,a\ndemo\ndemo,c\n")  # row 2 is ragged
+    shown = source.frame.loc[[2, 3]]
+    edits = edits_from_editor(shown, {"0": {"username": "b", "secret": "x"}, 1: {"username": None}}, ["username"])
+    assert edits == {2: {"username": "b"}, 3: {"username": ""}}
+    assert merge_edits({2: {"brand": "x"}}, edits) == {2: {"brand": "x", "username": "b"}, 3: {"username": ""}}
+    edited = apply_edits(source, edits)
+    assert edited.frame.loc[2, "username"] == "b" and source.frame.loc[2, "username"] == ""
+    assert 2 in source.row_problems and 2 not in edited.row_problems  # the person fixed the row
+    assert list(rows_of(edited, [3]).frame.index) == [3]
+
+
+def test_preview_marks_rows_valid_or_invalid_with_the_reason():
+    source = table("brand,username,email\ndemo,john.d,\ndemo,,x@\n")
+    mapping = match_columns(source.columns, Kind.AGENT).mapping
+    prepared = prepare_rows(source, mapping, Kind.AGENT, RowDefaults())
+    frame = preview_frame(source, prepared, ["username", "email"])
+    assert frame["valid"].tolist() == [True, False]
+    assert "username" in frame.loc[2, "reason"] and "x@" in frame.loc[2, "reason"]
+    assert subject_by_row(source, prepared, Kind.AGENT) == {1: "john.d", 2: ""}
+
+
+def test_outcomes_have_no_links():
+    results = [
+        RowResult(1, True, url="https://x/login?ta=SECRET", issued_at=NOW, expires_at=NOW + timedelta(seconds=60)),
+        RowResult(2, False, ErrorCode.NOT_FOUND, "not found"),
+    ]
+    frame = outcome_frame(results, {1: "a", 2: "b"})
+    assert list(frame.columns) == ["row", "subject", "ok", "error_code", "issued_at", "expires_at"]
+    assert "SECRET" not in frame.to_csv()
+    assert frame["expires_at"].tolist() == ["2025-01-19T14:01:00Z", ""]
+
+
+def test_follow_up_rows_and_link_expiry():
+    results = [
+        RowResult(1, True, expires_at=NOW - timedelta(seconds=1)),
+        RowResult(2, True, expires_at=NOW + timedelta(seconds=30)),
+        RowResult(3, False, ErrorCode.SERVER_ERROR),
+        RowResult(4, False, ErrorCode.INVALID),
+        RowResult(5, False, ErrorCode.NOT_ATTEMPTED),
+    ]
+    assert expired_rows(results, NOW) == [1]
+    assert retryable_rows(results) == [3, 5]
+    assert fixable_rows(results) == [4]
+    assert live_links(results, NOW) == (1, NOW + timedelta(seconds=30))
+    assert seconds_left(NOW + timedelta(seconds=30.9), NOW) == 30 and seconds_left(None, NOW) == 0
+
+
+def test_texts_for_progress_and_durations():
+    assert [format_duration(s) for s in (None, 4.4, 65, 3725)] == ["–", "4 s", "1 min 05 s", "1 h 02 min"]
+    progress = Progress(total=500, done=120, ok=118, failed=2, elapsed_s=4, rate=30.0, eta_s=12.7, throttled=3,
+                        state="running")
+    assert progress_text(progress) == "120 of 500 rows · 118 ok · 2 failed · 30.0 rows/s · about 13 s left · throttled 3×"
+
+
+@pytest.mark.parametrize(
+    ("outcome", "level", "words"),
+    [
+        (TicketOutcome(False, error_code=ErrorCode.NOT_FOUND, http_status=404), "success", "the API key works"),
+        (TicketOutcome(False, error_code=ErrorCode.UNAUTHORIZED, http_status=401), "error", "refused the API key"),
+        (TicketOutcome(False, error_code=ErrorCode.NETWORK, message="timed out"), "error", "Could not reach"),
+        (TicketOutcome(False, error_code=ErrorCode.SERVER_ERROR, http_status=500), "warning", "not as expected"),
+        (TicketOutcome(True, token="t", http_status=200), "warning", "the API key works"),
+    ],
+)
+def test_connection_check_verdicts(outcome, level, words):
+    verdict = explain_probe(outcome, "tenant.example")
+    assert verdict.level == level and words in verdict.headline
+
+
+@pytest.mark.parametrize("kind", list(Kind))
+def test_templates_read_back_as_valid_rows(kind):
+    source = read_table(template_csv(kind), filename="template.csv")
+    match = match_columns(source.columns, kind)
+    assert not match.unmatched
+    prepared = prepare_rows(source, match.mapping, kind, RowDefaults(channel_id="demo-channel"))
+    assert all(isinstance(p, PreparedRow) and p.request is not None for p in prepared), [p.problem for p in prepared]
+    assert source.frame.loc[1, "phone1"].startswith("+")  # the quote that keeps Excel off is gone again
