@@ -161,7 +161,13 @@ class BulkRunner:
                 prepared = work.get_nowait()
             except queue.Empty:
                 return
-            outcome = self.client.create_ticket(prepared.request, pacer=self.pacer, stop=self._stop)
+            try:
+                outcome = self.client.create_ticket(prepared.request, pacer=self.pacer, stop=self._stop)
+            except Exception as exc:  # noqa: BLE001 - a bug must cost one row, not the run
+                outcome = TicketOutcome(False, error_code=ErrorCode.NOT_ATTEMPTED, attempts=1,
+                                        message=f"internal error ({type(exc).__name__}); retry the row")
+                self._record(results, result_from_outcome(prepared.row, prepared.request, outcome, self.links))
+                continue
             if outcome.error_code is ErrorCode.NOT_ATTEMPTED:
                 continue  # stopped while waiting for a slot: filled in after the run
             with self._lock:

@@ -2,20 +2,34 @@
 
 - A 429's Retry-After closes a shared gate: every worker waits, not only the one that met it.
 - A rate limit, fixed (given) or adaptive (found): slots are handed out under a lock but slept
-  for outside it, so workers never queue on the lock while waiting (no lock convoy).
-- Adaptive: cut the rate on a 429 (multiplicative decrease), probe upward on success.
+  for outside it, so workers never queue on the lock while they wait (no lock convoy).
+- Adaptive, in the manner of TCP CUBIC, because the API's limit is a tenant setting nobody
+  tells us: a slow start doubles the rate every 100 ms until the first 429; a 429 reveals the
+  limit (the rate we were sending at), and the rate drops just under it; it then climbs back
+  to the limit along a concave curve, stays near it, and probes beyond it ever faster, so a
+  raised limit is found again too.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 
-DECREASE = 0.85  # rate kept after a 429
-PROBE_PER_SECOND = 0.05  # relative rate increase per second without a 429
-MIN_RATE = 0.5
+SLOW_START_RATE = 20.0  # requests/s before anything is known
+DOUBLING_S = 0.15  # slow start doubles the rate this often
+KEEP = 0.97  # share of the revealed limit kept after a 429
+SLOW_START_KEEP = 0.5  # the same at the end of the slow start
+RECOVERY_S = 2.0  # time to climb back to the revealed limit
+MIN_RATE = 0.2
+WINDOW_S = 1.0
+RECENT_S = 0.25  # the window of "what we were sending at" when a 429 comes
+SETTLE_S = 0.1  # 429s for requests sent this soon after a cut are echoes of the old rate
+BINDING_S = 0.05
+HORIZON_MIN_S = 0.05
+HORIZON_MAX_S = 0.5  # the limiter counts as binding if a worker waited this recently
 
 
 class Pacer:
@@ -28,64 +42,140 @@ class Pacer:
     ):
         self.ceiling = rate_limit  # never exceeded; None = no ceiling
         self.adaptive = adaptive
-        self.rate = rate_limit  # current rate; None = unlimited until the first 429
         self._clock = clock
         self._lock = threading.Lock()
-        self._next_slot = 0.0
-        self._gate_until = 0.0
-        self._last_cut = float("-inf")
-        self._recent_sends: deque[float] = deque()
+        now = clock()
+        self._next_slot = now
+        self._gate_until = now
+        self._curve_s = 0.0  # time on the current growth curve: advances only while binding
+        self._advanced_at = now
+        self._first_send: float | None = None
+        self._last_cut = -math.inf
+        self._last_wait = -math.inf  # when a worker last had to wait for its slot
+        self._revealed: float | None = None  # the rate a 429 last revealed as too much
+        self._floor = SLOW_START_RATE  # the rate right after the last cut
+        self._sends: deque[float] = deque()
+        self._successes: deque[float] = deque()
+        self._refusals: deque[float] = deque()  # 429s
         self.throttled = 0  # 429s seen
+        self.rate = self._target(now)
 
-    # -- before each request --------------------------------------------------------
+    # -- the rate over time ----------------------------------------------------------
+    def _target(self, now: float) -> float | None:
+        if not self.adaptive:
+            return self.ceiling
+        elapsed = self._curve_s
+        if self._revealed is None:
+            rate = SLOW_START_RATE * 2 ** min(elapsed / DOUBLING_S, 40)
+        else:  # cubic through (0, floor) and (RECOVERY_S, revealed): flat near the limit
+            steepness = (self._revealed - self._floor) / RECOVERY_S**3
+            rate = self._revealed + steepness * (elapsed - RECOVERY_S) ** 3
+        if self.ceiling:
+            rate = min(rate, self.ceiling)
+        return max(MIN_RATE, rate)
+
+    # -- before each request ---------------------------------------------------------
     def acquire(self, stop: threading.Event) -> bool:
-        """Block until this worker may send. False when the run was stopped meanwhile."""
+        """Block until this worker may send. False when the run was stopped meanwhile.
+
+        A slot is reserved only when it is close (within the horizon): a worker that
+        reserved one far ahead at a low rate would keep it after the rate went up.
+        """
         while not stop.is_set():
             with self._lock:
                 now = self._clock()
+                self._advance(now)
                 start = max(now, self._gate_until)
                 if self.rate:
+                    # A slot left unused in the past is not banked: no burst after idling.
                     start = max(start, self._next_slot)
-                    self._next_slot = start + 1.0 / self.rate
-                if start <= now:
-                    self._note_send(now)
-                    return True
-            if stop.wait(start - now):
+                if start > now:
+                    self._last_wait = now
+                horizon = self._horizon()
+                reserved = start - now <= horizon
+                if reserved:
+                    if self.rate:
+                        self._next_slot = start + 1.0 / self.rate
+                    if start <= now:
+                        self._note_send(now)
+                        return True
+            if stop.wait(start - now if reserved else horizon):
                 return False
-            with self._lock:  # the gate may have closed while we slept for our slot
-                now = self._clock()
-                if self._gate_until <= now:
-                    self._note_send(now)
-                    return True
+            if reserved:
+                with self._lock:  # the gate may have closed while this worker slept
+                    now = self._clock()
+                    if self._gate_until <= now:
+                        self._note_send(now)
+                        return True
         return False
 
-    def _note_send(self, now: float) -> None:
-        self._recent_sends.append(now)
-        while self._recent_sends and self._recent_sends[0] < now - 1.0:
-            self._recent_sends.popleft()
+    def _horizon(self) -> float:
+        """How far ahead a slot may be reserved; also how often waiting workers look again."""
+        if not self.rate:
+            return HORIZON_MAX_S
+        return max(HORIZON_MIN_S, min(HORIZON_MAX_S, 2.0 / self.rate))
 
-    # -- after each response --------------------------------------------------------
+    def _advance(self, now: float) -> None:
+        """Move along the growth curve, but only while the rate is what holds workers back:
+        a rate that nobody waits for proves nothing and must not grow unchecked."""
+        if now - self._last_wait < BINDING_S:
+            self._curve_s += now - self._advanced_at
+        self._advanced_at = now
+        self.rate = self._target(now)
+
+    # -- after each response ---------------------------------------------------------
+    def on_success(self) -> None:
+        with self._lock:
+            self._note(self._successes, self._clock())
+
     def on_throttled(self, retry_after: float | None, sent_at: float) -> None:
-        """A 429: close the gate for Retry-After, and slow down once per episode."""
+        """A 429: close the gate for Retry-After, and cut the rate once per episode."""
         with self._lock:
             self.throttled += 1
             now = self._clock()
+            self._note(self._refusals, now)
             if retry_after and retry_after > 0:
                 self._gate_until = max(self._gate_until, now + retry_after)
-            if not self.adaptive or sent_at < self._last_cut:
-                return  # this request left before the last cut: already accounted for
-            observed = len(self._recent_sends) or 1
-            base = self.rate if self.rate else float(observed)
-            self.rate = max(MIN_RATE, base * DECREASE)
+            if not self.adaptive or sent_at < self._last_cut + SETTLE_S:
+                return  # already accounted for by the last cut
+            # Sending at r while a share q is refused: the limit is about r * (1 - q).
+            revealed = min(self.rate or math.inf, self._recent_send_rate(now)) * (1 - self._refused_share(now))
+            # Slow start overshoots by up to one doubling: drop well below, climb back fast.
+            floor = (SLOW_START_KEEP if self._revealed is None else KEEP) * revealed
+            self._revealed, self._floor = revealed, max(MIN_RATE, floor)
             self._last_cut = now
-
-    def on_success(self) -> None:
-        """Probe upward: about PROBE_PER_SECOND more rate per second at the current rate."""
-        if not self.adaptive or self.rate is None:
-            return
-        with self._lock:
-            rate = self.rate + PROBE_PER_SECOND
-            self.rate = min(rate, self.ceiling) if self.ceiling else rate
+            self._curve_s = 0.0
+            self.rate = self._target(now)
+            self._next_slot = max(self._next_slot, now + 1.0 / self.rate)
 
     def now(self) -> float:
         return self._clock()
+
+    # -- measurements ----------------------------------------------------------------
+    def _recent_send_rate(self, now: float) -> float:
+        """Requests actually sent per second lately (the limiter's rate runs ahead of it)."""
+        since = max(now - RECENT_S, self._first_send if self._first_send is not None else now)
+        span = max(now - since, 1e-3)
+        return max(MIN_RATE, sum(1 for t in self._sends if t >= since) / span)
+
+    def _refused_share(self, now: float) -> float:
+        """The share of recent answers that were 429s."""
+        since = now - RECENT_S
+        refused = sum(1 for t in self._refusals if t >= since)
+        accepted = sum(1 for t in self._successes if t >= since)
+        return refused / (refused + accepted) if refused + accepted else 0.0
+
+    @staticmethod
+    def _note(times: deque[float], now: float) -> None:
+        times.append(now)
+        Pacer._trim(times, now)
+
+    def _note_send(self, now: float) -> None:
+        if self._first_send is None:
+            self._first_send = now
+        self._note(self._sends, now)
+
+    @staticmethod
+    def _trim(times: deque[float], now: float) -> None:
+        while times and times[0] < now - WINDOW_S:
+            times.popleft()
