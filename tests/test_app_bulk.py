@@ -223,3 +223,24 @@ def test_a_downloaded_template_uploads_and_runs_as_it_is(new_app, downloads):
     assert metrics(app)["Invalid"] == "0"
     job = start_and_finish(app)
     assert job.status == "done" and all(r.ok for r in job.results())
+
+
+def test_cancel_stops_a_run_and_leaves_the_rest_unsent(new_app):
+    app = new_app(BULK)
+    url = sandbox_url(app)
+    requests.post(f"{url}/_sandbox/config", json={"latency_ms": 100}, timeout=5).raise_for_status()
+    try:
+        upload(app, b"brand,username\n" + b"demo,john.d\n" * 200)
+        app.button(key="bulk_start").click().run()
+        job = job_manager().get(app.query_params["job"])
+        assert any(" of 200 rows" in bar.proto.text for bar in app.get("progress"))
+        app.button(key=f"cancel_{job.id}").click().run()
+        wait_for(job)
+    finally:
+        requests.post(f"{url}/_sandbox/config", json={"latency_ms": 0}, timeout=5).raise_for_status()
+    app.run()
+    assert job.status == "cancelled"
+    assert any("Cancelled" in w.value for w in app.warning)
+    unsent = [r for r in job.results() if r.error_code == "not_attempted"]
+    assert unsent and len(unsent) < 200
+    assert app.button(key=f"retry_{job.id}").label == f"Retry failed rows ({len(unsent)})"

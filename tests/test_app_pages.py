@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 import requests
+from streamlit.testing.v1 import AppTest
 
 from ui.backend import job_manager
 
 from .test_app_helpers import (  # noqa: F401 - fixtures
+    APP,
     assert_no_exception,
     banner,
     clean_env,
@@ -216,3 +218,17 @@ def test_settings_refuse_an_invalid_change_with_the_reason(new_app, sandbox_serv
     app.button(key="set_apply").click().run()
     assert any("COMMBOX_LOGIN_URL" in e.value for e in app.error)
     assert settings_table(app).loc["login_url", "source"] != "session"
+
+
+def test_streamlit_secrets_configure_a_live_tenant(clean_env, sandbox_server):
+    app = AppTest.from_file(APP, default_timeout=30)
+    app.secrets["COMMBOX_API_URL"] = sandbox_server.url
+    app.secrets["COMMBOX_API_KEY"] = sandbox_server.api_key
+    app.run()
+    assert_no_exception(app)
+    assert not [w for w in app.warning if "SANDBOX" in w.value]
+    app.button(key="check_connection").click().run()
+    assert any("the API key works" in s.value for s in app.success)
+    app.switch_page("pages/settings.py").run()
+    table = settings_table(app)
+    assert table.loc["api_key", "source"] == "secrets" and sandbox_server.api_key not in everything_shown(app)
