@@ -21,6 +21,7 @@ from .fields import AGENT_REQUIRED, CUSTOMER_IDENTIFIERS, FIELD_LABELS, Kind, fi
 
 MAX_BYTES = 50 * 1024 * 1024
 MAX_ROWS = 200_000
+MAX_COLUMNS = 1_000  # far beyond any real sheet of people; bounds the work a pathological header causes
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe (|)"}
 _SNIFF_BYTES = 64 * 1024
 _SNIFF_RECORDS = 200
@@ -233,6 +234,11 @@ def _read_records(reader, data: bytes, encoding: str, delimiter: str, filename: 
             raise _no_header(filename, reader.line_num)
     else:
         raise InputFileError(f"{_name(filename)} is empty. Upload a CSV file with a header line and one row per person.")
+    if len(header) > MAX_COLUMNS:
+        raise InputFileError(
+            f"{_name(filename)} has {len(header):,} columns; the limit is {MAX_COLUMNS:,}. "
+            "Keep only the columns the tickets need (and any you want in the results) and upload it again."
+        )
     headers = [unneutralise(h) for h in header]
     columns = unique_column_names(headers)
     width = len(headers)

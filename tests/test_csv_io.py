@@ -250,6 +250,11 @@ def test_oversize_file_is_refused_with_size_and_limit():
     assert f"{len(data)} bytes" in str(info.value) and "100 bytes" in str(info.value)
 
 
+def test_absurdly_wide_file_is_refused():
+    with pytest.raises(InputFileError, match="5,000 columns; the limit is 1,000"):
+        read_table(make_csv(",".join(f"c{i}" for i in range(5000)), "x"))
+
+
 def test_too_many_rows_is_refused_without_reading_the_whole_file():
     # Past the limit sits an unclosed quote that would fail differently if it were ever parsed.
     data = make_csv("username,remark", *(f"u{i},ok" for i in range(20)), 'bad,"' + "x" * 200_000)
