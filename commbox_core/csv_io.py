@@ -221,8 +221,22 @@ def _parse(data: bytes, encoding: str, filename: str, max_rows: int) -> InputTab
         raise InputFileError(f"{_name(filename)} contains binary data, not text. Upload a CSV file.")
     delimiter = _sniff_delimiter(sample.lstrip("\ufeff"), complete=len(data) <= _SNIFF_BYTES)
     stream = io.TextIOWrapper(io.BytesIO(data), encoding=encoding, newline="")
-    reader = csv.reader(stream, delimiter=delimiter, quotechar='"', doublequote=True, strict=False)
+    lines = _bounded_lines(stream, delimiter, filename)
+    reader = csv.reader(lines, delimiter=delimiter, quotechar='"', doublequote=True, strict=False)
     return _read_records(reader, data, encoding, delimiter, filename, max_rows)
+
+
+def _bounded_lines(stream, delimiter: str, filename: str):
+    """The file's lines, refusing one with absurdly many separators before the csv module
+    turns it into millions of values (a 50 MB line of commas would take gigabytes)."""
+    limit = 10 * MAX_COLUMNS
+    for number, line in enumerate(stream, start=1):
+        if line.count(delimiter) > limit:
+            raise InputFileError(
+                f"{_name(filename)} has more than {limit:,} separators on line {number:,}; a table of people "
+                f"has at most {MAX_COLUMNS:,} columns. Check that the file is the right one."
+            )
+        yield line
 
 
 def _read_records(reader, data: bytes, encoding: str, delimiter: str, filename: str, max_rows: int) -> InputTable:

@@ -255,6 +255,11 @@ def test_absurdly_wide_file_is_refused():
         read_table(make_csv(",".join(f"c{i}" for i in range(5000)), "x"))
 
 
+def test_a_line_of_a_million_separators_is_refused_early():
+    with pytest.raises(InputFileError, match="separators on line 3"):
+        read_table(make_csv("a,b", "1,2", "," * 1_000_000))
+
+
 def test_too_many_rows_is_refused_without_reading_the_whole_file():
     # Past the limit sits an unclosed quote that would fail differently if it were ever parsed.
     data = make_csv("username,remark", *(f"u{i},ok" for i in range(20)), 'bad,"' + "x" * 200_000)
