@@ -59,13 +59,13 @@ def paged_editor(
     """Show `rows` a page at a time through build(page rows) -> frame indexed by row number.
     Call stored_edits(store_key) before building anything from the edits."""
     pages = page_count(len(rows), PAGE_SIZE)
-    page = 1
+    page, page_key = 1, f"{store_key}_page"
+    # The page lives in session state (no widget default), so it can be pulled back when fixed
+    # rows leave the list and there are fewer pages than before.
+    st.session_state[page_key] = min(st.session_state.get(page_key, 1), pages)
     if pages > 1:
         page = int(
-            st.number_input(
-                f"Page (of {pages:,}, {PAGE_SIZE} rows each)", min_value=1, max_value=pages, value=1,
-                key=f"{store_key}_page",
-            )
+            st.number_input(f"Page (of {pages:,}, {PAGE_SIZE} rows each)", min_value=1, max_value=pages, key=page_key)
         )
     shown = build(page_of(rows, page, PAGE_SIZE))
     editor_key = f"{store_key}_editor_{_version(store_key)}_{page}"
