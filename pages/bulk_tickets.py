@@ -37,7 +37,9 @@ settings, manager = context.settings, context.manager
 # ---- A run chosen: show it ---------------------------------------------------------------------
 job_id = st.query_params.get("job") or st.session_state.get("bulk_job")
 if job_id:
-    st.query_params["job"] = job_id  # page switches drop query parameters; put it back
+    # Keep both: the URL survives a refresh, the session survives a page switch (which drops
+    # the URL's query parameters).
+    open_run(job_id)
     job = manager.get(job_id)
     if st.button("New upload", icon=":material/upload_file:", key="new_upload"):
         open_run(None)

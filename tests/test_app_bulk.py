@@ -162,6 +162,12 @@ def test_run_is_found_again_by_its_id_after_the_session_is_gone(new_app):
     assert any(job.id in c.value for c in fresh.caption)
     assert tables(fresh)[0]["subject"].tolist() == ["john.d", "maria.g"]
 
+    fresh.switch_page("pages/history.py").run()
+    fresh.query_params.clear()  # a page switch in the browser drops the URL's query parameters
+    fresh.switch_page(BULK).run()
+    assert any(job.id in c.value for c in fresh.caption)  # the session remembers the run
+    assert fresh.query_params["job"] == job.id  # and puts it back in the URL
+
 
 def test_unknown_run_id_is_explained(new_app):
     app = new_app()

@@ -110,6 +110,11 @@ def test_a_run_survives_a_refresh_and_finishes(page, dashboard_url, tmp_path):
         screenshot(page, "bulk-progress-after-refresh")
         expect(page.get_by_text("Done: all 300 rows got a ticket")).to_be_visible(timeout=60_000)
         assert page.url == job_url
+        page.locator("[data-testid='stSidebarNav']").get_by_role("link", name="History").click()
+        expect(page.get_by_role("heading", name="History")).to_be_visible()
+        page.locator("[data-testid='stSidebarNav']").get_by_role("link", name="Bulk tickets").click()
+        expect(page.get_by_text("Done: all 300 rows got a ticket")).to_be_visible()  # the same run, still shown
+        expect(page).to_have_url(job_url)
     finally:
         requests.post(f"{sandbox}/_sandbox/config", json={"latency_ms": 0}, timeout=5).raise_for_status()
 
