@@ -21,8 +21,16 @@ try:
     backend()  # fail here, once, rather than on every page
 except ConfigError as problem:
     message = str(problem)
-    page = st.navigation([st.Page(lambda: config_problem_page(message), title="Configuration problem",
-                                  icon=":material/error:", url_path="configuration-problem")])
+
+    def show_problem() -> None:
+        config_problem_page(message)
+
+    # Every page's address shows the problem (rather than Streamlit's "page not found").
+    page = st.navigation(
+        [st.Page(show_problem, title="Configuration problem", icon=":material/error:", default=True)]
+        + [st.Page(show_problem, title="Configuration problem", url_path=path.stem, visibility="hidden")
+           for path in sorted(PAGES.glob("*.py")) if path.stem != "home"]
+    )
 else:
     page = st.navigation(
         {

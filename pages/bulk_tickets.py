@@ -109,7 +109,7 @@ if cached is None or cached[0] != upload.file_id:
     clear_edits("bulk_edits")
 _, table, unreadable = cached
 if table is None:
-    st.error(unreadable, icon=":material/error:")
+    st.error(inert(unreadable), icon=":material/error:")
     st.stop()
 
 DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
@@ -176,7 +176,7 @@ with right:
 try:
     check_columns(ColumnMatch(mapping, unmatched, list(table.columns)), kind, default_brand=default_brand)
 except InputFileError as problem:
-    st.error(str(problem), icon=":material/error:")
+    st.error(inert(problem), icon=":material/error:")
     st.stop()
 
 # ---- 5. Preview --------------------------------------------------------------------------------
@@ -239,7 +239,7 @@ if st.button(f"Issue {valid_count:,} tickets", type="primary", icon=":material/s
     try:
         job = manager.start(run_settings, edited, prepared, kind, source_name=upload.name, started_by="dashboard")
     except ConsoleError as problem:
-        st.error(str(problem), icon=":material/error:")
+        st.error(inert(problem), icon=":material/error:")
         st.stop()
     remember_plan(job.id, RunPlan(dict(mapping), defaults))
     open_run(job.id)

@@ -6,6 +6,7 @@ import streamlit as st
 
 from commbox_core.views import history_frame
 from ui.backend import check_connection
+from ui.text import inert
 from ui.widgets import page_start
 
 context = page_start(
@@ -33,7 +34,7 @@ with left, st.container(border=True):
     verdict = st.session_state.get("connection_verdict")
     if verdict is not None:
         show = {"success": st.success, "warning": st.warning, "error": st.error}[verdict.level]
-        show(f"**{verdict.headline}.** {verdict.detail}")
+        show(f"**{inert(verdict.headline)}.** {inert(verdict.detail)}")
     st.caption(
         "What the check does: it asks for an agent ticket for a made-up agent. A working tenant answers "
         "404 Not Found, which proves the URL reaches CommBox and the key is accepted; 401 means the key "

@@ -5,6 +5,7 @@ import streamlit as st
 
 from commbox_core.errors import ConfigError
 from ui.backend import SESSION_OVERRIDES
+from ui.text import inert
 from ui.widgets import page_start
 
 context = page_start(
@@ -81,7 +82,7 @@ if saved:
     try:
         base.replace(**changed)  # validate before keeping anything
     except ConfigError as problem:
-        st.error(str(problem), icon=":material/error:")
+        st.error(inert(problem), icon=":material/error:")
     else:
         if changed:
             st.session_state[SESSION_OVERRIDES] = overrides | changed

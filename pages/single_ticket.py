@@ -100,7 +100,7 @@ def countdown(issued_at: datetime, expires_at: datetime) -> None:
 
 outcome = st.session_state.get("single_outcome")
 if outcome and "error" in outcome:
-    st.error(outcome["error"], icon=":material/error:")
+    st.error(inert(outcome["error"]), icon=":material/error:")
 elif outcome:
     result = outcome["result"]
     who = inert(outcome["subject"])

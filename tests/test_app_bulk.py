@@ -19,6 +19,7 @@ from .test_app_helpers import (  # noqa: F401 - fixtures
     clean_env,
     downloads,
     new_app,
+    plain,
     read_csv,
     sandbox_url,
     wait_for,
@@ -122,7 +123,7 @@ def test_customers_with_other_column_names_are_matched_and_get_chat_links(new_ap
 def test_unmatched_required_column_is_explained_then_fixed_with_a_select_box(new_app):
     data = b"Brand,Agent Login,Mail\ndemo,john.d,john.d@gmail.com\n"
     app = upload(new_app(BULK), data)
-    assert any("needs a column for Username" in e.value for e in app.error)
+    assert any("needs a column for Username" in plain(e.value) for e in app.error)
     assert not app.data_editor  # no preview until the columns are usable
     app.selectbox(key=next(s.key for s in app.selectbox if s.label.startswith("Username"))).set_value("Agent Login").run()
     assert_no_exception(app)
@@ -132,9 +133,9 @@ def test_unmatched_required_column_is_explained_then_fixed_with_a_select_box(new
 
 def test_unreadable_upload_shows_the_reason_not_a_traceback(new_app):
     app = upload(new_app(BULK), b"PK\x03\x04xl/workbook.xml" + bytes(100), "agents.xlsx")
-    assert any("Excel workbook" in e.value for e in app.error)
+    assert any("Excel workbook" in plain(e.value) for e in app.error)
     app = upload(app, b"", "empty.csv")
-    assert any("is empty" in e.value for e in app.error)
+    assert any("is empty" in plain(e.value) for e in app.error)
 
 
 def test_edit_in_the_preview_fixes_a_row_before_sending(new_app):
@@ -250,3 +251,11 @@ def test_cancel_stops_a_run_and_leaves_the_rest_unsent(new_app):
     unsent = [r for r in job.results() if r.error_code == "not_attempted"]
     assert unsent and len(unsent) < 200
     assert app.button(key=f"retry_{job.id}").label == f"Retry failed rows ({len(unsent)})"
+
+
+def test_text_from_the_file_is_shown_inert(new_app):
+    data = b"brand,username,[click](https://evil.example) **bold**\ndemo,john.d,x\n"
+    app = upload(new_app(BULK), data, "<b>agents</b>.csv")
+    caption = next(c.value for c in app.caption if "Not sent" in c.value)
+    assert "\\[click\\]\\(https" in caption and "\\*\\*bold\\*\\*" in caption
+    assert "[click](" not in caption

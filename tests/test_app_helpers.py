@@ -102,3 +102,8 @@ def wait_for(job: Job, timeout: float = 30) -> Job:
 
 def read_csv(data: bytes) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
+
+
+def plain(markdown: str) -> str:
+    """Shown text without the escapes that keep values from files and servers inert."""
+    return markdown.replace("\\", "")

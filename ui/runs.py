@@ -59,7 +59,7 @@ def run_summary(job: Job, *, counts: bool = True) -> None:
         f"started {local_time(job.created_at)}{purpose}"
     )
     if job.status == "failed":
-        st.error(f"The run stopped: {job.error}", icon=":material/error:")
+        st.error(f"The run stopped: {inert(job.error)}", icon=":material/error:")
     elif job.status == "stopped":
         st.error(
             "CommBox refused the API key (401), so the run stopped at once: every other row would have "
@@ -120,7 +120,7 @@ def _downloads(job: Job) -> None:
         with st.spinner("Preparing the result files…"):
             outputs = job.outputs  # built once per job, then cached on it
     except ConsoleError as problem:
-        st.error(f"No result files: {problem}", icon=":material/error:")
+        st.error(f"No result files: {inert(problem)}", icon=":material/error:")
         return
     first, second, third, fourth = st.columns(4)
     common = {"on_click": "ignore", "icon": ":material/download:"}
@@ -224,7 +224,7 @@ def _start_child(start, parent: Job) -> None:
     try:
         child = start()
     except ConsoleError as problem:
-        st.error(str(problem), icon=":material/error:")
+        st.error(inert(problem), icon=":material/error:")
         return
     plan = run_plan(parent.id)
     if plan is not None:

@@ -7,6 +7,7 @@ from streamlit import config
 from streamlit.runtime.pages_manager import PagesManager
 
 from ui.backend import Backend, backend
+from ui.text import inert
 
 BANNER_KEY = "mode-banner"  # also a CSS class (st-key-mode-banner): the e2e tests read the sandbox URL here
 
@@ -51,7 +52,7 @@ def mode_banner(context: Backend) -> None:
 
 def config_problem_page(message: str) -> None:
     st.title("Configuration problem")
-    st.error(message, icon=":material/error:")
+    st.error(inert(message), icon=":material/error:")
     st.markdown(
         "The dashboard reads its settings from, in rising order of precedence: a `.env` file in the "
         "folder it was started from, `.streamlit/secrets.toml`, and environment variables "
