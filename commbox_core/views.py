@@ -261,10 +261,10 @@ def history_frame(jobs: Iterable, now: datetime) -> pd.DataFrame:
                 "succeeded": summary["succeeded"] if summary else progress.ok,
                 "failed": summary["failed"] if summary else progress.failed,
                 "duration": format_duration(summary["duration_s"] if summary else progress.elapsed_s),
-                "parent": job.parent_id or "",
+                "follows up": job.parent_id or "",
             }
         )
-    columns = ["run", "started", "file", "kind", "purpose", "status", "rows", "succeeded", "failed", "duration", "parent"]
+    columns = ["run", "started", "file", "kind", "purpose", "status", "rows", "succeeded", "failed", "duration", "follows up"]
     return pd.DataFrame(lines, columns=columns)
 
 

@@ -30,7 +30,7 @@ st.dataframe(
         "rows": st.column_config.NumberColumn("rows", format="localized"),
         "succeeded": st.column_config.NumberColumn("succeeded", format="localized"),
         "failed": st.column_config.NumberColumn("failed", format="localized"),
-        "parent": st.column_config.TextColumn("retry of", help="The run whose rows this run sent again"),
+        "follows up": st.column_config.TextColumn("follows up", help="The run whose rows this run sent again"),
     },
 )
 

@@ -11,7 +11,6 @@ from ui.backend import job_manager
 from .test_app_helpers import (  # noqa: F401 - fixtures
     APP,
     assert_no_exception,
-    banner,
     clean_env,
     downloads,
     everything_shown,
