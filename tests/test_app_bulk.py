@@ -180,7 +180,7 @@ def test_unknown_run_id_is_explained(new_app):
 
 def test_retry_failed_rows_and_reissue_expired_links(new_app):
     app = new_app(BULK)
-    app.session_state[SESSION_OVERRIDES] = {"agent_ttl": 1}  # links expire within the test
+    app.session_state[SESSION_OVERRIDES] = {"agent_ttl": 1, "max_retries": 0}  # quick 5xx, quick expiry
     url = sandbox_url(app)
     requests.post(f"{url}/_sandbox/config", json={"error_rate": 1.0}, timeout=5).raise_for_status()
     try:
