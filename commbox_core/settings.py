@@ -18,6 +18,9 @@ from .errors import ConfigError
 
 # The vendor's production server (servers[0] in the OpenAPI document).
 DEFAULT_API_URL = "https://api.commbox.io"
+# The vendor's documented login and apps URLs (its Create Ticket page), until set for a tenant.
+DEFAULT_LOGIN_URL = "https://commbox.com/login"
+DEFAULT_CHAT_URL = "https://apps.commbox.com"
 # The vendor's example channel id, which the sandbox knows as well.
 SANDBOX_CHANNEL_ID = "nex9tHPKdBkD_fAfbuUPABg=="
 SANDBOX_BRAND = "demo"
@@ -54,8 +57,8 @@ class Settings(BaseModel):
 
     api_url: str | None = Field(None, description="Base URL of the CommBox API")
     api_key: SecretStr | None = Field(None, description="Bearer key of the CommBox API")
-    login_url: str | None = Field(None, description="Agent console login URL; may hold {brand}")
-    chat_url: str | None = Field(None, description="Apps URL; chat links are <apps URL>/chat/<channel>")
+    login_url: str | None = Field(DEFAULT_LOGIN_URL, description="Agent console login URL; may hold {brand}")
+    chat_url: str | None = Field(DEFAULT_CHAT_URL, description="Apps URL; chat links are <apps URL>/chat/<channel>")
     channel_id: str | None = Field(None, description="Default chat channel id for customer links")
     brand: str | None = Field(None, description="Default brand for rows that have none")
     concurrency: int = Field(8, ge=1, le=64, description="Requests in flight at once")

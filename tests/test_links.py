@@ -47,10 +47,10 @@ def test_existing_query_is_kept():
 
 def test_builder_gives_expiry_from_ttl_and_refuses_missing_urls():
     settings = load_settings(environ={"COMMBOX_AGENT_TTL": "60", "COMMBOX_CUSTOMER_TTL": "300"}, dotenv_path=None)
-    builder = LinkBuilder(settings)
+    assert settings.login_url == "https://commbox.com/login"  # the vendor's documented defaults
     with pytest.raises(LinkError, match="COMMBOX_LOGIN_URL"):
-        builder.check(Kind.AGENT)
-    builder = LinkBuilder(settings.replace(chat_url="https://apps.commbox.com"))
+        LinkBuilder(settings.replace(login_url=None)).check(Kind.AGENT)
+    builder = LinkBuilder(settings)
     now = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
     request = TicketRequest(kind=Kind.CUSTOMER, brand="demo", uniqueId="1", channelId="c==")
     link = builder.build(request, "TOKEN", now)
