@@ -4,6 +4,9 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PORT   ?= 8501
+# Loopback by default: the dashboard mints credentials. `make run ADDRESS=0.0.0.0` to serve others
+# (in live mode, behind the access gate and TLS).
+ADDRESS ?= 127.0.0.1
 
 .PHONY: run test setup browser sandbox bench lint clean
 
@@ -17,7 +20,7 @@ setup: $(STAMP)
 
 ## run: set up and start the dashboard (on the built-in sandbox unless an API key is configured)
 run: setup
-	$(BIN)/streamlit run app.py --server.port $(PORT)
+	$(BIN)/streamlit run app.py --server.port $(PORT) --server.address $(ADDRESS)
 
 ## test: set up (virtualenv, packages, Chromium for the browser tests) and run every test
 test: setup browser
