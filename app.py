@@ -11,28 +11,35 @@ import streamlit as st
 
 from commbox_core.errors import ConfigError
 from ui.backend import backend
+from ui.gate import require_access
 from ui.widgets import config_problem_page
 
 PAGES = Path(__file__).parent / "pages"
 
 st.set_page_config(page_title="CommBox Ticket Console", page_icon=":material/confirmation_number:", layout="wide")
 
+
+def only_page(show, title: str, icon: str):
+    """A navigation of one page, which every page's address shows (not "page not found")."""
+    return st.navigation(
+        [st.Page(show, title=title, icon=icon, default=True)]
+        + [st.Page(show, title=title, url_path=path.stem, visibility="hidden")
+           for path in sorted(PAGES.glob("*.py")) if path.stem != "home"]
+    )
+
+
 try:
-    backend()  # fail here, once, rather than on every page
+    # Fail here, once, rather than on every page; then the access gate, before any page.
+    gate_page = require_access(backend().configured)
 except ConfigError as problem:
     message = str(problem)
 
     def show_problem() -> None:
         config_problem_page(message)
 
-    # Every page's address shows the problem (rather than Streamlit's "page not found").
-    page = st.navigation(
-        [st.Page(show_problem, title="Configuration problem", icon=":material/error:", default=True)]
-        + [st.Page(show_problem, title="Configuration problem", url_path=path.stem, visibility="hidden")
-           for path in sorted(PAGES.glob("*.py")) if path.stem != "home"]
-    )
+    page = only_page(show_problem, "Configuration problem", ":material/error:")
 else:
-    page = st.navigation(
+    page = only_page(gate_page, "Sign in", ":material/lock:") if gate_page is not None else st.navigation(
         {
             "": [
                 st.Page(PAGES / "home.py", title="Home", icon=":material/home:", default=True),

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from dotenv import dotenv_values
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from .auth import PasswordHash
 from .errors import ConfigError
 
 # The vendor's production server (servers[0] in the OpenAPI document).
@@ -45,8 +46,13 @@ ENV_NAMES = {
     "max_upload_mb": "COMMBOX_MAX_UPLOAD_MB",
     "max_rows": "COMMBOX_MAX_ROWS",
     "data_dir": "COMMBOX_DATA_DIR",
+    # The dashboard's access gate (see ui/gate.py and the README's "Securing the dashboard").
+    "admin_password_hash": "COMMBOX_ADMIN_PASSWORD_HASH",
+    "allowed_emails": "COMMBOX_ALLOWED_EMAILS",
+    "allowed_domain": "COMMBOX_ALLOWED_DOMAIN",
+    "allow_open_dashboard": "COMMBOX_ALLOW_OPEN_DASHBOARD",
 }
-SECRET_FIELDS = frozenset({"api_key"})
+SECRET_FIELDS = frozenset({"api_key", "admin_password_hash"})
 URL_FIELDS = ("api_url", "login_url", "chat_url")
 
 
@@ -73,6 +79,12 @@ class Settings(BaseModel):
     max_upload_mb: int = Field(50, ge=1, le=2048, description="Largest CSV accepted, MB")
     max_rows: int = Field(200_000, ge=1, description="Most data rows accepted in one file")
     data_dir: Path = Field(Path("data"), description="Folder for the job store and local data")
+    admin_password_hash: SecretStr | None = Field(
+        None, description="Shared admin password as scrypt$n$r$p$salt$hash (python -m commbox_core.auth)"
+    )
+    allowed_emails: str | None = Field(None, description="OIDC sign-in: comma-separated emails allowed in")
+    allowed_domain: str | None = Field(None, description="OIDC sign-in: email domain allowed in, e.g. example.com")
+    allow_open_dashboard: bool = Field(False, description="Serve a live dashboard with no sign-in (not advised)")
     sandbox: bool = Field(False, description="True when pointed at the embedded sandbox")
     sources: dict[str, str] = Field(default_factory=dict, exclude=True, repr=False)
 
@@ -97,6 +109,20 @@ class Settings(BaseModel):
     def _zero_means_none(cls, value: float | None) -> float | None:
         return value or None
 
+    @field_validator("admin_password_hash")
+    @classmethod
+    def _password_hash_format(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        PasswordHash.parse(value.get_secret_value())  # its message never quotes the value
+        return SecretStr(value.get_secret_value().strip())
+
+    @field_validator("allowed_domain")
+    @classmethod
+    def _bare_domain(cls, value: str | None) -> str | None:
+        value = (value or "").strip().lower().lstrip("@")
+        return value or None
+
     @field_validator("channel_id", "brand")
     @classmethod
     def _blank_means_none(cls, value: str | None) -> str | None:
@@ -107,6 +133,10 @@ class Settings(BaseModel):
     def is_live(self) -> bool:
         """True when a real API key is configured; otherwise the app runs on the sandbox."""
         return not self.sandbox and self.api_key is not None and bool(self.api_key.get_secret_value())
+
+    @property
+    def allowed_email_list(self) -> frozenset[str]:
+        return frozenset(part.strip().lower() for part in (self.allowed_emails or "").split(",") if part.strip())
 
     @property
     def mode(self) -> str:
@@ -150,8 +180,10 @@ class Settings(BaseModel):
             if name not in ENV_NAMES:
                 continue
             value = getattr(self, name)
-            if name in SECRET_FIELDS:
+            if name == "api_key":
                 shown = self.masked_key()
+            elif name in SECRET_FIELDS:
+                shown = "(set)" if value is not None else "(not set)"
             else:
                 shown = "(not set)" if value is None else str(value)
             rows.append(

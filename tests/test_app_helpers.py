@@ -37,6 +37,9 @@ def new_app(clean_env) -> Callable[..., AppTest]:
     """AppTest of app.py, already run once (so pages can be switched to)."""
 
     def start(page: str | None = None, **env: str) -> AppTest:
+        # Live-mode page tests are about the pages, not the access gate (tests/test_gate.py
+        # covers it, passing COMMBOX_ALLOW_OPEN_DASHBOARD="false").
+        env = {"COMMBOX_ALLOW_OPEN_DASHBOARD": "true"} | env
         for name, value in env.items():
             clean_env.setenv(name, value)
         app = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT_S).run()

@@ -7,6 +7,7 @@ from streamlit import config
 from streamlit.runtime.pages_manager import PagesManager
 
 from ui.backend import Backend, backend
+from ui.gate import is_open_dashboard, sign_out_button, stop_unless_signed_in
 from ui.text import inert
 
 BANNER_KEY = "mode-banner"  # also a CSS class (st-key-mode-banner): the e2e tests read the sandbox URL here
@@ -16,7 +17,9 @@ def page_start(title: str, caption: str) -> Backend:
     """Every page opens the same way: the mode banner, its title and what it is for."""
     _through_app_py()
     context = backend()
+    stop_unless_signed_in(context.configured)
     mode_banner(context)
+    sign_out_button()
     st.title(title, anchor=False)
     st.caption(caption)
     return context
@@ -37,6 +40,13 @@ def mode_banner(context: Backend) -> None:
                 icon=":material/science:",
             )
         else:
+            if is_open_dashboard(context.configured):
+                st.error(
+                    "**OPEN DASHBOARD** · anyone who can reach this page can mint tickets that log people in "
+                    "to the live tenant: COMMBOX_ALLOW_OPEN_DASHBOARD is true and no sign-in is configured. "
+                    "Configure one (README, *Securing the dashboard*).",
+                    icon=":material/lock_open:",
+                )
             st.caption(
                 f":green-badge[:material/cloud_done: LIVE] tenant **{settings.api_host}** · "
                 f"key `{settings.masked_key()}` · tickets minted here log people in for real"

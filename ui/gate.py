@@ -1,0 +1,218 @@
+"""The access gate: in live mode nothing but a sign-in screen until the session is signed in.
+
+A ticket URL logs its holder in as an agent or customer, so the dashboard is guarded like an
+identity provider's admin panel. Two ways in, either or both configured:
+
+- OIDC through Streamlit (`st.login`), configured under `[auth]` in .streamlit/secrets.toml,
+  optionally limited to COMMBOX_ALLOWED_EMAILS or COMMBOX_ALLOWED_DOMAIN;
+- a shared admin password, configured as COMMBOX_ADMIN_PASSWORD_HASH (commbox_core.auth).
+
+With neither, a live dashboard refuses to serve unless COMMBOX_ALLOW_OPEN_DASHBOARD=true, and
+then warns on every page. The sandbox (no API key) stays open: its tickets log nobody in.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+from commbox_core.auth import AttemptLimiter, PasswordHash, verify_password
+from commbox_core.settings import Settings
+from ui.text import inert
+
+SIGNED_IN_AS = "gate_signed_in_as"  # st.session_state: who signed in with the password
+CURRENT_USER = "gate_current_user"  # st.session_state: who this session acts as, for the audit log
+PASSWORD_FORM = "gate_password_form"
+PASSWORD_USER = "admin"  # the shared password names no person; the audit log says so
+SANDBOX_USER = "sandbox"
+OPEN_USER = "open dashboard"
+
+# One brake for the whole server process: a new browser session does not reset it.
+attempt_limiter = AttemptLimiter()
+
+
+class Gate(enum.Enum):
+    SANDBOX = "sandbox"  # no live key: open
+    OPEN = "open"  # live, no sign-in, explicitly allowed: open with a warning
+    SIGN_IN = "sign_in"  # live, OIDC and/or password configured
+    REFUSE = "refuse"  # live, no sign-in, not allowed open: serve nothing
+
+
+def gate_for(settings: Settings, auth_secrets: Mapping[str, Any]) -> Gate:
+    if not settings.is_live:
+        return Gate.SANDBOX
+    if oidc_providers(auth_secrets) or settings.admin_password_hash is not None:
+        return Gate.SIGN_IN
+    return Gate.OPEN if settings.allow_open_dashboard else Gate.REFUSE
+
+
+def oidc_providers(auth_secrets: Mapping[str, Any]) -> list[str | None]:
+    """Providers st.login can use: None for a single one configured directly under [auth]."""
+    if not auth_secrets.get("redirect_uri") or not auth_secrets.get("cookie_secret"):
+        return []
+    if auth_secrets.get("client_id"):
+        return [None]
+    return [name for name, value in auth_secrets.items() if isinstance(value, Mapping) and value.get("client_id")]
+
+
+def email_allowed(email: str | None, verified: object, settings: Settings) -> bool:
+    """With no allow-list every user the provider signs in is allowed; otherwise the email must match."""
+    emails, domain = settings.allowed_email_list, settings.allowed_domain
+    if not emails and not domain:
+        return True
+    if not email or verified is False:  # an unverified address proves nothing
+        return False
+    email = email.strip().lower()
+    return email in emails or (domain is not None and email.rpartition("@")[2] == domain)
+
+
+def require_access(settings: Settings) -> Callable[[], None] | None:
+    """None when this session may see the dashboard; otherwise the only page it may see.
+
+    Call on every run, before st.navigation; `settings` are as configured (a session's own
+    setting changes must not loosen the gate).
+    """
+    auth = _auth_secrets()
+    gate = gate_for(settings, auth)
+    if gate is Gate.SANDBOX:
+        st.session_state[CURRENT_USER] = SANDBOX_USER
+        return None
+    if gate is Gate.OPEN:
+        st.session_state[CURRENT_USER] = OPEN_USER
+        return None
+    st.session_state.pop(CURRENT_USER, None)
+    if gate is Gate.REFUSE:
+        return _refusal_page
+    user = _signed_in_user(settings, auth)
+    if user is None:
+        return lambda: _sign_in_page(settings, auth)
+    st.session_state[CURRENT_USER] = user
+    return None
+
+
+def stop_unless_signed_in(settings: Settings) -> None:
+    """For pages: show the gate's page and stop when this session may not see them.
+
+    app.py gates before navigating, but a fresh server runs a deep link's page file directly
+    once (Streamlit's pages/ folder mode, see ui.widgets), and AppTest always does.
+    """
+    page = require_access(settings)
+    if page is not None:
+        page()
+        st.stop()
+
+
+def sign_out_button() -> None:
+    """In the sidebar: who is signed in, and the way out (nothing when no sign-in applies)."""
+    if not (st.session_state.get(SIGNED_IN_AS) or _oidc_signed_in()):
+        return
+    with st.sidebar:
+        st.caption(f"Signed in as {inert(current_user())}")
+        st.button("Sign out", key="gate_sign_out", icon=":material/logout:", on_click=_sign_out)
+
+
+def current_user() -> str:
+    """Who this session acts as: the signed-in email or name, "admin" for the shared password,
+    "sandbox" on the sandbox, "open dashboard" when a live dashboard is served without sign-in."""
+    return st.session_state.get(CURRENT_USER, SANDBOX_USER)
+
+
+def is_open_dashboard(settings: Settings) -> bool:
+    return gate_for(settings, _auth_secrets()) is Gate.OPEN
+
+
+def _signed_in_user(settings: Settings, auth: Mapping[str, Any]) -> str | None:
+    if st.session_state.get(SIGNED_IN_AS) and settings.admin_password_hash is not None:
+        return st.session_state[SIGNED_IN_AS]
+    if oidc_providers(auth) and _oidc_signed_in():
+        email = st.user.get("email")
+        if email_allowed(email, st.user.get("email_verified"), settings):
+            return str(email or st.user.get("name") or st.user.get("sub") or "signed-in user")
+    return None
+
+
+def _sign_out() -> None:
+    st.session_state.pop(SIGNED_IN_AS, None)
+    st.session_state.pop(CURRENT_USER, None)
+    if _oidc_signed_in():
+        st.logout()
+
+
+def _sign_in_page(settings: Settings, auth: Mapping[str, Any]) -> None:
+    st.title("Sign in", anchor=False)
+    st.caption("CommBox Ticket Console mints links that log people in as agents and customers of a live "
+               "tenant. Sign in to use it.")
+    providers = oidc_providers(auth)
+    if providers:
+        if _oidc_signed_in():  # signed in with the provider, but not on the allow-list
+            st.error(f"{inert(st.user.get('email') or 'This account')} may not use this console. "
+                     "Sign out and use an allowed account, or ask an administrator to add yours.",
+                     icon=":material/block:")
+            st.button("Sign out", key="gate_sign_out", icon=":material/logout:", on_click=_sign_out)
+        else:
+            for provider in providers:
+                label = f"Sign in with {provider}" if provider else "Sign in"
+                st.button(label, key=f"gate_login_{provider or 'default'}", icon=":material/login:",
+                          on_click=st.login, args=(provider,) if provider else ())
+    if settings.admin_password_hash is not None:
+        _password_form(settings)
+
+
+def _password_form(settings: Settings) -> None:
+    with st.form(PASSWORD_FORM, clear_on_submit=True):
+        password = st.text_input("Admin password", type="password", key="gate_password")
+        submitted = st.form_submit_button("Sign in with password", icon=":material/key:")
+    if not submitted:
+        return
+    session = _session_id()
+    wait = attempt_limiter.wait_left(session)
+    if wait > 0:
+        st.error(f"Too many failed sign-ins. Wait {wait:.0f} s, then try again.", icon=":material/timer:")
+        return
+    stored = PasswordHash.parse(settings.admin_password_hash.get_secret_value())  # validated by Settings
+    if password and verify_password(password, stored):
+        attempt_limiter.succeeded(session)
+        st.session_state[SIGNED_IN_AS] = PASSWORD_USER
+        st.rerun()
+    wait = attempt_limiter.failed(session)
+    st.error(f"Wrong password. The next attempt is possible in {wait:.0f} s.", icon=":material/lock:")
+
+
+def _refusal_page() -> None:
+    st.title("Sign-in required", anchor=False)
+    st.error(
+        "This dashboard is connected to a live CommBox tenant, and it mints links that log people in. "
+        "It serves nobody until a sign-in is configured.",
+        icon=":material/lock:",
+    )
+    st.markdown(
+        "Configure one of these, then restart the dashboard (README, *Securing the dashboard*):\n\n"
+        "- **Single sign-on (OIDC)**: an `[auth]` section in `.streamlit/secrets.toml`, and "
+        "`COMMBOX_ALLOWED_EMAILS` or `COMMBOX_ALLOWED_DOMAIN` to say who may enter;\n"
+        "- **a shared admin password**: run `python -m commbox_core.auth` and set the hash it prints "
+        "as `COMMBOX_ADMIN_PASSWORD_HASH`.\n\n"
+        "To serve it without sign-in anyway (on a machine only you can reach), set "
+        "`COMMBOX_ALLOW_OPEN_DASHBOARD=true`."
+    )
+
+
+def _auth_secrets() -> Mapping[str, Any]:
+    try:
+        section = st.secrets.get("auth")
+    except FileNotFoundError:  # no secrets file; a broken one is reported by ui.backend
+        return {}
+    return section if isinstance(section, Mapping) else {}
+
+
+def _oidc_signed_in() -> bool:
+    # st.user lacks is_logged_in where no identity cookie could be read (e.g. in AppTest).
+    return bool(st.user.get("is_logged_in", False))
+
+
+def _session_id() -> str:
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx else "no-session"
