@@ -7,14 +7,17 @@ must pause every worker (the shared Pacer gate), and because each attempt is cou
 from __future__ import annotations
 
 import email.utils
+import http.client
 import json
 import random
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import requests
+import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 
 from .errors import ErrorCode
@@ -23,6 +26,9 @@ from .pacing import Pacer
 
 MAX_RETRY_AFTER = 120.0  # a Retry-After beyond this is treated as "give up on this row"
 MAX_MESSAGE = 300
+# A ticket answer is a few hundred bytes; a bigger one is refused before it can fill memory.
+MAX_BODY_BYTES = 1024 * 1024
+_READ_CHUNK = 64 * 1024
 
 _STATUS_CODES = {
     400: ErrorCode.BAD_REQUEST,
@@ -177,13 +183,21 @@ class CommBoxClient:
         )
 
     def _attempt(self, payload: dict) -> _Answer:
+        # Redirects are never followed: a redirect must not carry the bearer key to another host
+        # (requests would drop it for a new host, but keep it for the same host over plain http).
         try:
-            response = self._session().post(self.endpoint, json=payload, timeout=self.timeout)
+            response = self._session().post(
+                self.endpoint, json=payload, timeout=self.timeout, stream=True, allow_redirects=False
+            )
         except requests.Timeout:
             return _Answer(ErrorCode.NETWORK, "timed out waiting for CommBox")
         except requests.RequestException as exc:
+            if _not_http(exc):
+                return _Answer(ErrorCode.BAD_RESPONSE, "the answer was not HTTP")
             return _Answer(ErrorCode.NETWORK, f"connection failed ({type(exc).__name__})")
-        return classify(response)
+        with response:  # a body left unread closes the connection instead of returning it to the pool
+            problem = _read_bounded(response, deadline=time.monotonic() + self.timeout[1])
+            return problem or classify(response)
 
     def _message(self, answer: _Answer, attempts: int) -> str:
         text = _EXPLANATIONS.get(answer.code, str(answer.code))
@@ -195,6 +209,59 @@ class CommBoxClient:
         if attempts > 1:
             text = f"{text}, after {attempts} attempts"
         return text[:MAX_MESSAGE]
+
+
+def _read_bounded(response: requests.Response, *, deadline: float) -> _Answer | None:
+    """Read the body into response (for .json()), at most MAX_BODY_BYTES and until `deadline`.
+
+    The read timeout bounds each read only: a server trickling a byte at a time would never
+    trip it, so the whole body has a deadline too. Counted after decompression, so a
+    compressed bomb is stopped as well.
+    """
+    chunks, size = [], 0
+    try:
+        while True:
+            if time.monotonic() > deadline:
+                return _Answer(ErrorCode.NETWORK, "timed out: CommBox's answer came too slowly", response.status_code)
+            chunk = response.raw.read1(_READ_CHUNK, decode_content=True)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                return _Answer(
+                    ErrorCode.BAD_RESPONSE,
+                    f"the answer was larger than {MAX_BODY_BYTES // 1024} KB, so it was not read",
+                    response.status_code,
+                )
+            chunks.append(chunk)
+    except (urllib3.exceptions.ReadTimeoutError, requests.Timeout, TimeoutError):
+        return _Answer(ErrorCode.NETWORK, "timed out waiting for CommBox", response.status_code)
+    except urllib3.exceptions.DecodeError:
+        return _Answer(ErrorCode.BAD_RESPONSE, "the answer's compression was broken", response.status_code)
+    except (urllib3.exceptions.HTTPError, requests.RequestException, http.client.HTTPException, OSError) as exc:
+        return _Answer(ErrorCode.NETWORK, f"the connection broke during the answer ({type(exc).__name__})",
+                       response.status_code)
+    response._content = b"".join(chunks)  # what requests' .content/.json() read from
+    return None
+
+
+def _not_http(exc: BaseException) -> bool:
+    """True when the server answered with something that is not an HTTP response at all
+    (garbage, a header section that never ends); a connection closed without an answer is not."""
+    seen: set[int] = set()
+    pending: list[object] = [exc]
+    while pending:
+        current = pending.pop()
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, http.client.RemoteDisconnected):
+            return False
+        if isinstance(current, http.client.HTTPException):
+            return True
+        pending.extend(current.args)
+        pending.extend([current.__cause__, current.__context__])
+    return False
 
 
 def classify(response: requests.Response) -> _Answer:
@@ -217,9 +284,17 @@ def classify(response: requests.Response) -> _Answer:
         return _Answer(None, status=status, token=token.strip())
     if 200 < status < 300:
         return _Answer(ErrorCode.BAD_RESPONSE, f"unexpected success status {status}", status)
+    if 300 <= status < 400:
+        return _Answer(ErrorCode.BAD_RESPONSE, _redirect_note(response), status)
     if body is None and status >= 500:
         description = "the answer was an error page, not JSON (a proxy or gateway?)"
     return _Answer(_code_for(status), description, status, retry_after=_retry_after(response))
+
+
+def _redirect_note(response: requests.Response) -> str:
+    target = urlsplit(response.headers.get("Location", "")[:500])
+    where = f" to {target.scheme}://{target.hostname}"[:120] if target.scheme and target.hostname else ""
+    return f"a redirect{where}, not followed so that the key goes nowhere else: check COMMBOX_API_URL"
 
 
 def _code_for(status: int) -> ErrorCode:
