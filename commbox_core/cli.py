@@ -1,4 +1,4 @@
-"""python -m commbox_core sandbox | ticket | bulk
+"""python -m commbox_core sandbox | ticket | bulk | jobs
 
 Exit codes: 0 every row succeeded; 1 some rows failed; 2 nothing could run (bad usage,
 unreadable file, missing columns, no API URL or key, key refused); 130 cancelled with Ctrl-C.
@@ -65,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     bulk.add_argument("--concurrency", type=int, help="requests in flight at once (default 8)")
     bulk.add_argument("--rate-limit", type=float, help="requests per second at most (default: adaptive)")
     bulk.add_argument("--quiet", action="store_true", help="no progress line")
+    bulk.add_argument("--db", type=Path, help="job store (SQLite file): record the run so it can be resumed; "
+                                              "prints 'job <id>' first")
     return parser
 
 
@@ -74,6 +76,10 @@ def main(argv: list[str] | None = None) -> int:
         from .sandbox import main as sandbox_main
 
         return sandbox_main(argv[1:])
+    if argv[:1] == ["jobs"]:
+        from .cli_jobs import main as jobs_main
+
+        return jobs_main(argv[1:])
     try:
         args = build_parser().parse_args(argv)
         settings = load_settings(overrides=_overrides(args))
@@ -149,7 +155,6 @@ def _ticket(args: argparse.Namespace, settings: Settings) -> int:
 
 def _bulk(args: argparse.Namespace, settings: Settings) -> int:
     from .csv_io import check_columns, match_columns, read_table
-    from .export import write_outputs
     from .prepare import prepare_rows
 
     kind = Kind(args.kind)
@@ -164,13 +169,27 @@ def _bulk(args: argparse.Namespace, settings: Settings) -> int:
     except OSError as exc:
         raise ConsoleError(f"cannot create the output folder {args.out}: {exc.strerror}") from None
 
-    client = CommBoxClient.from_settings(settings)
-    runner = BulkRunner(
-        client, LinkBuilder(settings), concurrency=settings.concurrency, rate_limit=settings.rate_limit
-    )
-    report = _run_with_progress(runner, prepared, kind, show=sys.stderr.isatty() and not args.quiet)
-    client.close()
-    paths = write_outputs(args.out, table, report)
+    show = sys.stderr.isatty() and not args.quiet
+    if args.db is not None:
+        from .cli_jobs import run_stored
+
+        report = run_stored(args.db, settings, table, prepared, kind, data=data, show=show,
+                            defaults=_defaults(args, settings), mapping=match.mapping)
+    else:
+        client = CommBoxClient.from_settings(settings)
+        runner = BulkRunner(
+            client, LinkBuilder(settings), concurrency=settings.concurrency, rate_limit=settings.rate_limit
+        )
+        report = _run_with_progress(runner, prepared, kind, show=show)
+        client.close()
+    return report_outcome(args.out, table, report)
+
+
+def report_outcome(out: Path, table, report) -> int:
+    """Write the result files, print their paths and a summary line; the exit code."""
+    from .export import write_outputs
+
+    paths = write_outputs(out, table, report)
     for path in paths.values():
         print(path)
     summary = report.summary()
@@ -178,7 +197,7 @@ def _bulk(args: argparse.Namespace, settings: Settings) -> int:
     _say(
         f"{summary['rows']} rows: {summary['succeeded']} succeeded, {summary['failed']} failed"
         + (f" ({codes})" if codes else "")
-        + f" in {summary['duration_s']} s; results in {args.out}"
+        + f" in {summary['duration_s']} s; results in {out}"
     )
     if report.stopped_reason == "unauthorized":
         _say("error: CommBox refused the API key (401); the run stopped and unsent rows are in errors.csv")

@@ -21,6 +21,9 @@ from .fields import Kind
 from .links import LinkBuilder
 from .results import RowResult, RunReport
 from .settings import Settings
+from .audit import CLI_USER, audit_ticket
+from .job_records import job_record, rebuild_prepared, rebuild_table, row_records
+from .store import JobStore
 
 MAX_JOBS_KEPT = 50  # finished jobs kept in memory, newest first
 
@@ -50,6 +53,11 @@ class Job:
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     report: RunReport | None = None
     error: str | None = None  # the run could not go on (shown to the user)
+    store: JobStore | None = field(default=None, repr=False)
+    # A resumed job: the rows to send now (None: all of `prepared`), and the outcomes an earlier
+    # process already stored (without URLs: their tokens died with that process).
+    to_send: list[PreparedRow] | None = field(default=None, repr=False)
+    earlier: dict[int, RowResult] = field(default_factory=dict, repr=False)
     _thread: threading.Thread | None = field(default=None, repr=False)
     _live: dict[int, RowResult] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -82,11 +90,21 @@ class Job:
         if self.report is not None:
             return self.report.results
         with self._lock:
-            return [self._live[row] for row in sorted(self._live)]
+            merged = {**self.earlier, **self._live}
+        return [merged[row] for row in sorted(merged)]
 
     def _collect(self, result: RowResult) -> None:
         with self._lock:
             self._live[result.row] = result
+        if self.store is not None:
+            self.store.record_result(self.id, result)
+            request = self._requests.get(result.row)
+            if request is not None:
+                audit_ticket(self.store, self.started_by or CLI_USER, self.settings.api_host, request, result, self.id)
+
+    @cached_property
+    def _requests(self) -> dict:
+        return {p.row: p.request for p in self.prepared if p.request is not None}
 
     @cached_property
     def outputs(self) -> JobOutputs:
@@ -101,9 +119,14 @@ class Job:
 class JobManager:
     """Starts runs in background threads and finds them again by id."""
 
-    def __init__(self):
+    def __init__(self, store: JobStore | None = None):
+        """With a store, every job and row outcome is written as it lands, and runs left
+        running by a process that is gone are marked interrupted now."""
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
+        self.store = store
+        if store is not None:
+            store.mark_interrupted()
 
     def get(self, job_id: str | None) -> Job | None:
         with self._lock:
@@ -124,16 +147,51 @@ class JobManager:
         started_by: str = "",
         parent_id: str | None = None,
         purpose: str = "run",
+        source_sha256: str = "",
+        plan: dict | None = None,
     ) -> Job:
+        """Start a run. `plan` (job_records.plan_record) lets a restarted server re-validate rows."""
         links = LinkBuilder(settings)
         links.check(kind)  # fail now, in the page, rather than in the background
-        client = CommBoxClient.from_settings(settings)
         job = Job(
-            id=uuid.uuid4().hex[:12], kind=kind, table=table, prepared=prepared,
-            runner=BulkRunner(client, links, concurrency=settings.concurrency, rate_limit=settings.rate_limit),
+            id=uuid.uuid4().hex[:12], kind=kind, table=table, prepared=prepared, runner=None,
             settings=settings, source_name=source_name, started_by=started_by,
-            parent_id=parent_id, purpose=purpose,
+            parent_id=parent_id, purpose=purpose, store=self.store,
         )
+        if self.store is not None:
+            self.store.create_job(job_record(job, source_sha256, plan), row_records(table, prepared))
+        return self._launch(job)
+
+    def resume(self, job_id: str, settings: Settings, *, started_by: str = "") -> Job:
+        """Go on with a stored job that did not finish: send only the rows never answered or
+        whose error may change on retry. Rows that got a ticket are never sent again."""
+        if self.store is None:
+            raise ConsoleError("resuming needs the job store")
+        stored = self.store.job(job_id)
+        rows = self.store.rows(job_id)
+        to_send = {row.row for row in rows if row.needs_sending}
+        if not to_send:
+            raise ConsoleError(f"job {job_id} has no rows left to send")
+        if not settings.sandbox and settings.api_host != stored.tenant_host:  # a sandbox's port may change
+            raise ConsoleError(f"job {job_id} ran against {stored.tenant_host}, not {settings.api_host}")
+        prepared = rebuild_prepared(stored, rows)
+        LinkBuilder(settings).check(Kind(stored.kind))
+        if not self.store.claim(job_id):
+            raise ConsoleError(f"job {job_id} is still running (in process {stored.owner_pid} on {stored.owner_host})")
+        job = Job(
+            id=job_id, kind=Kind(stored.kind), table=rebuild_table(stored, rows), prepared=prepared, runner=None,
+            settings=settings, source_name=stored.source_name, started_by=started_by or stored.started_by,
+            parent_id=stored.parent_id, purpose=stored.purpose, created_at=stored.created_at, store=self.store,
+            to_send=[p for p in prepared if p.row in to_send],
+            earlier={row.row: row.result() for row in rows if row.row not in to_send},
+        )
+        return self._launch(job)
+
+    def _launch(self, job: Job) -> Job:
+        settings = job.settings
+        client = CommBoxClient.from_settings(settings)
+        job.runner = BulkRunner(client, LinkBuilder(settings), concurrency=settings.concurrency,
+                                rate_limit=settings.rate_limit)
         job.runner.on_result = job._collect
         job._thread = threading.Thread(target=self._run, args=(job, client), name=f"job-{job.id}", daemon=True)
         with self._lock:
@@ -144,11 +202,20 @@ class JobManager:
 
     def _run(self, job: Job, client: CommBoxClient) -> None:
         try:
-            job.report = job.runner.run(job.prepared, job.kind)
+            if self.store is not None:
+                self.store.set_status(job.id, "running")
+            report = job.runner.run(job.prepared if job.to_send is None else job.to_send, job.kind)
+            if job.earlier:  # a resumed job reports on every row, old outcomes included
+                merged = {**job.earlier, **{r.row: r for r in report.results}}
+                report.results = [merged[row] for row in sorted(merged)]
+            job.report = report
         except Exception as exc:  # noqa: BLE001 - a background thread must report, never vanish
             job.error = f"the run stopped unexpectedly: {type(exc).__name__}"
         finally:
             client.close()
+            if self.store is not None:
+                self.store.set_status(job.id, job.status, job.error)
+                self.store.flush()
 
     def retry_failed(self, job: Job, *, rows: Iterable[PreparedRow] | None = None, started_by: str = "") -> Job:
         """A new job for the rows whose error may change on retry (or the given, edited rows)."""
@@ -163,12 +230,19 @@ class JobManager:
         expired = {r.row for r in job.results() if r.ok and r.expires_at and r.expires_at <= now}
         return self._child(job, [p for p in job.prepared if p.row in expired], "reissue", started_by)
 
+    def reissue_lost(self, job: Job, *, started_by: str = "") -> Job:
+        """A new job for the rows that got a ticket in a process that is gone: their links
+        were never kept, so the only way to hand them out is to ask again."""
+        lost = {r.row for r in job.results() if r.ok and not r.url}
+        return self._child(job, [p for p in job.prepared if p.row in lost], "reissue", started_by)
+
     def _child(self, job: Job, rows: list[PreparedRow], purpose: str, started_by: str) -> Job:
         if not rows:
             raise ConsoleError(f"no rows to {purpose}")
+        plan = self.store.job(job.id).plan if self.store is not None else None
         return self.start(
             job.settings, job.table, rows, job.kind, source_name=job.source_name,
-            started_by=started_by, parent_id=job.id, purpose=purpose,
+            started_by=started_by, parent_id=job.id, purpose=purpose, plan=plan,
         )
 
     def _forget_old(self) -> None:

@@ -46,6 +46,7 @@ ENV_NAMES = {
     "max_upload_mb": "COMMBOX_MAX_UPLOAD_MB",
     "max_rows": "COMMBOX_MAX_ROWS",
     "data_dir": "COMMBOX_DATA_DIR",
+    "retention_days": "COMMBOX_RETENTION_DAYS",
     # The dashboard's access gate (see ui/gate.py and the README's "Securing the dashboard").
     "admin_password_hash": "COMMBOX_ADMIN_PASSWORD_HASH",
     "allowed_emails": "COMMBOX_ALLOWED_EMAILS",
@@ -79,6 +80,9 @@ class Settings(BaseModel):
     max_upload_mb: int = Field(50, ge=1, le=2048, description="Largest CSV accepted, MB")
     max_rows: int = Field(200_000, ge=1, description="Most data rows accepted in one file")
     data_dir: Path = Field(Path("data"), description="Folder for the job store and local data")
+    retention_days: int = Field(
+        90, ge=1, le=36500, description="Days the job store keeps runs and audit entries (applied at start-up)"
+    )
     admin_password_hash: SecretStr | None = Field(
         None, description="Shared admin password as scrypt$n$r$p$salt$hash (python -m commbox_core.auth)"
     )

@@ -9,6 +9,7 @@ import streamlit as st
 from commbox_core.csv_io import ColumnMatch, check_columns, match_columns, read_table
 from commbox_core.errors import ConsoleError, InputFileError
 from commbox_core.fields import FIELD_LABELS, Kind, fields_for
+from commbox_core.job_records import plan_record, sha256_of
 from commbox_core.models import RowDefaults
 from commbox_core.prepare import duplicate_rows, prepare_rows
 from commbox_core.templates import TEMPLATE_FILENAMES, template_csv
@@ -21,7 +22,7 @@ from commbox_core.views import (
     mapped_columns,
     preview_frame,
 )
-from ui.backend import remember_plan
+from ui.backend import acting_user, remember_plan, stored_run
 from ui.editing import clear_edits, paged_editor, stored_edits
 from ui.runs import open_run, results_panel, run_progress, run_summary
 from ui.text import inert
@@ -45,9 +46,18 @@ if job_id:
         open_run(None)
         st.rerun()
     if job is None:
+        stored = stored_run(manager, job_id)
+        if stored is not None:
+            st.warning(
+                f"Run {inert(job_id)} is {stored.status}: it ran in a server process that has stopped (or another "
+                "one), so its links are gone. History shows its outcomes and can resume it or re-issue its links.",
+                icon=":material/history:",
+            )
+            st.page_link("pages/history.py", label="Open it in History", icon=":material/open_in_new:",
+                         query_params={"run": job_id})
+            st.stop()
         st.warning(
-            f"Run {inert(job_id)} is not known to this server. Runs are kept in the server's memory, so a "
-            "server restart forgets them (the outcome files you downloaded are unaffected). Start a new upload.",
+            f"Run {inert(job_id)} is not known to this server. Start a new upload.",
             icon=":material/search_off:",
         )
         st.stop()
@@ -237,7 +247,8 @@ if st.button(f"Issue {valid_count:,} tickets", type="primary", icon=":material/s
              key="bulk_start"):
     run_settings = settings if concurrency == settings.concurrency else settings.replace(concurrency=concurrency)
     try:
-        job = manager.start(run_settings, edited, prepared, kind, source_name=upload.name, started_by="dashboard")
+        job = manager.start(run_settings, edited, prepared, kind, source_name=upload.name, started_by=acting_user(),
+                            source_sha256=sha256_of(upload.getvalue()), plan=plan_record(mapping, defaults))
     except ConsoleError as problem:
         st.error(inert(problem), icon=":material/error:")
         st.stop()

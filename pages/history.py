@@ -1,75 +1,136 @@
-"""History: past runs with counts and status; one run's outcomes, downloadable without live links."""
+"""History: every run in the job store (this server's, other processes', interrupted ones), one
+run's outcomes without links, resume and re-issue, purge of personal data; and the audit log."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 
 import streamlit as st
 
-from commbox_core.views import history_frame, run_label
-from ui.backend import outcome_file
+from commbox_core.audit import AuditFilter, audit_frame, audit_users
+from commbox_core.errors import ConsoleError
+from commbox_core.export import to_csv_bytes
+from commbox_core.store_views import RESUMABLE, stored_label, stored_outcomes, stored_runs_frame
+from ui.backend import acting_user, outcome_file
+from ui.runs import open_run, run_summary
+from ui.text import inert
 from ui.widgets import page_start
-from ui.runs import run_summary
 
 context = page_start(
     "History",
-    "Every run since the dashboard's server started, newest first. Outcome files say who got a ticket, "
-    "when it was issued and when it expires, but never hold the links: they are safe to keep and share.",
+    "Every run in the job store, newest first, including runs of other server processes and runs cut short "
+    "by a restart. Outcome files say who got a ticket, when it was issued and when it expires, but never "
+    "hold the links: they are safe to keep and share.",
 )
-manager = context.manager
+manager, settings = context.manager, context.settings
+store = manager.store
+runs_tab, audit_tab = st.tabs(["Runs", "Audit log"])
 
-jobs = manager.list()
-if not jobs:
-    st.info("No runs yet. Runs started on **Bulk tickets** appear here.", icon=":material/inbox:")
-    st.page_link("pages/bulk_tickets.py", label="Go to Bulk tickets", icon=":material/group:")
-    st.stop()
 
-st.dataframe(
-    history_frame(jobs, datetime.now(UTC)),
-    hide_index=True,
-    key="history_table",
-    column_config={
-        "rows": st.column_config.NumberColumn("rows", format="localized"),
-        "succeeded": st.column_config.NumberColumn("succeeded", format="localized"),
-        "failed": st.column_config.NumberColumn("failed", format="localized"),
-        "follows up": st.column_config.TextColumn("follows up", help="The run whose rows this run sent again"),
-    },
-)
+def _start(action) -> None:
+    """Resume or re-issue, then follow the run on the Bulk tickets page."""
+    try:
+        job = action()
+    except ConsoleError as problem:
+        st.error(inert(problem), icon=":material/error:")
+        return
+    open_run(job.id)
+    st.switch_page("pages/bulk_tickets.py")
 
-ids = [job.id for job in jobs]
-wanted = st.query_params.get("run")
-chosen = st.selectbox(
-    "Open a run",
-    ids,
-    index=ids.index(wanted) if wanted in ids else 0,
-    format_func=lambda job_id: run_label(manager.get(job_id)),
-    key="history_run",
-)
-st.query_params["run"] = chosen
-job = manager.get(chosen)
 
-with st.container(border=True):
-    run_summary(job)
-    outcomes, outcomes_csv = outcome_file(job)
-    if not job.finished:
-        st.caption("This run is still going: the outcomes below are the rows done so far.")
-    st.dataframe(
-        outcomes,
-        hide_index=True,
-        key="history_outcomes",
-        column_config={"ok": st.column_config.CheckboxColumn("ok")},
-    )
-    left, right = st.columns(2)
-    with left:
-        st.download_button(
-            "Download outcomes (CSV, no links)",
-            outcomes_csv,
-            file_name=f"run-{job.id}-outcomes.csv",
-            mime="text/csv",
-            icon=":material/download:",
-            key="history_download",
-            on_click="ignore",
-        )
-    with right:
-        st.page_link(
-            "pages/bulk_tickets.py", label="Open in Bulk tickets: links, retry, re-issue",
-            icon=":material/open_in_new:", query_params={"job": job.id},
-        )
+def _stored_run(job_id: str) -> None:
+    record = store.job(job_id)
+    rows = store.rows(job_id)
+    st.caption(f"Run **{record.id}** · {inert(record.source_name or 'no file name')} · {record.kind}s · "
+               f"started by {inert(record.started_by)} · status **{record.status}**")
+    to_send = sum(1 for row in rows if row.needs_sending)
+    lost = sum(1 for row in rows if row.outcome == "ok")
+    if record.status == "interrupted":
+        st.warning(f"This run was cut short (its server process stopped). {to_send:,} rows were never answered "
+                   "or failed in a way a retry may fix: Resume sends only those.", icon=":material/pause_circle:")
+    frame = stored_outcomes(rows, record.kind)
+    st.dataframe(frame, hide_index=True, key="history_outcomes", column_config={"ok": st.column_config.CheckboxColumn("ok")})
+    st.download_button("Download outcomes (CSV, no links)", to_csv_bytes(frame), file_name=f"run-{record.id}-outcomes.csv",
+                       mime="text/csv", icon=":material/download:", key="history_download", on_click="ignore")
+    purged = record.pii_purged_at is not None
+    left, middle, right = st.columns(3)
+    if left.button(f"Resume ({to_send:,} rows)", icon=":material/play_arrow:", key=f"resume_{record.id}",
+                   type="primary", disabled=purged or to_send == 0 or record.status not in RESUMABLE,
+                   help="Sends the rows never answered and those whose error may go away on retry. "
+                        "Rows that got a ticket are not sent again."):
+        _start(lambda: manager.resume(record.id, settings, started_by=acting_user()))
+    if middle.button(f"Re-issue lost links ({lost:,})", icon=":material/autorenew:", key=f"reissue_{record.id}",
+                     disabled=purged or lost == 0,
+                     help="Links are never stored, so those issued by a process that is gone cannot be shown. "
+                          "This asks CommBox for new tickets for those rows (each person gets a second ticket)."):
+        from commbox_core.cli_jobs import reissue_stored
+
+        _start(lambda: reissue_stored(manager, record, settings, acting_user()))
+    if purged:
+        right.caption(f"Personal data purged {record.pii_purged_at:%Y-%m-%d %H:%M} UTC.")
+    elif right.button("Purge personal data", icon=":material/delete:", key=f"purge_{record.id}",
+                      help="Forgets the values of every row (names, emails, phones); outcomes and counts stay. "
+                           "The run can then no longer be resumed or re-issued."):
+        store.purge_pii(record.id)
+        st.rerun()
+
+
+with runs_tab:
+    stored = store.jobs() if store is not None else []
+    live = {job.id: job for job in manager.list()}
+    if not stored and not live:
+        st.info("No runs yet. Runs started on **Bulk tickets** appear here.", icon=":material/inbox:")
+        st.page_link("pages/bulk_tickets.py", label="Go to Bulk tickets", icon=":material/group:")
+    else:
+        from commbox_core.views import history_frame, run_label
+
+        if store is not None:
+            runs = stored_runs_frame(stored, live)
+            labels = {record.id: stored_label(record) for record in stored}
+        else:
+            runs = history_frame(live.values(), datetime.now(UTC))
+            labels = {job_id: run_label(job) for job_id, job in live.items()}
+        st.dataframe(runs, hide_index=True, key="history_table", column_config={
+            "rows": st.column_config.NumberColumn("rows", format="localized"),
+            "succeeded": st.column_config.NumberColumn("succeeded", format="localized"),
+            "failed": st.column_config.NumberColumn("failed", format="localized"),
+            "follows up": st.column_config.TextColumn("follows up", help="The run whose rows this run sent again"),
+        })
+        ids = list(runs["run"])
+        wanted = st.query_params.get("run")
+        chosen = st.selectbox("Open a run", ids, index=ids.index(wanted) if wanted in ids else 0,
+                              format_func=lambda job_id: labels.get(job_id, job_id), key="history_run")
+        st.query_params["run"] = chosen
+        job = manager.get(chosen)
+        with st.container(border=True):
+            if job is None:
+                _stored_run(chosen)
+            else:
+                run_summary(job)
+                outcomes, outcomes_csv = outcome_file(job)
+                if not job.finished:
+                    st.caption("This run is still going: the outcomes below are the rows done so far.")
+                st.dataframe(outcomes, hide_index=True, key="history_outcomes",
+                             column_config={"ok": st.column_config.CheckboxColumn("ok")})
+                left, right = st.columns(2)
+                left.download_button("Download outcomes (CSV, no links)", outcomes_csv,
+                                     file_name=f"run-{job.id}-outcomes.csv", mime="text/csv",
+                                     icon=":material/download:", key="history_download", on_click="ignore")
+                right.page_link("pages/bulk_tickets.py", label="Open in Bulk tickets: links, retry, re-issue",
+                                icon=":material/open_in_new:", query_params={"job": job.id})
+
+with audit_tab:
+    if store is None:
+        st.info("The audit log needs the job store.", icon=":material/info:")
+    else:
+        st.caption("Every ticket asked for, single or bulk: who asked, for whom, on which tenant, and how it ended. "
+                   "It keeps a fingerprint of each token, never the token.")
+        first, second, third, fourth = st.columns(4)
+        user = first.selectbox("User", ["", *audit_users(store)], format_func=lambda u: u or "anyone", key="audit_user")
+        outcome = second.selectbox("Outcome", ["", "ok", "failed"], format_func=lambda o: o or "any", key="audit_outcome")
+        subject = third.text_input("Person (part of the identifier)", key="audit_subject")
+        since = fourth.date_input("Since", value=date.today() - timedelta(days=7), key="audit_since")
+        wanted = AuditFilter(since=datetime.combine(since, time(), UTC) if since else None, user=user,
+                             subject=subject.strip(), outcome=outcome)
+        entries = audit_frame(store, wanted)
+        st.dataframe(entries, hide_index=True, key="audit_table")
+        st.download_button(f"Export {len(entries):,} entries (CSV)", to_csv_bytes(entries), file_name="audit.csv",
+                           mime="text/csv", icon=":material/download:", key="audit_download", on_click="ignore")

@@ -11,6 +11,7 @@ from commbox_core.fields import Kind
 from commbox_core.links import LinkBuilder
 from commbox_core.models import RowDefaults, build_request
 from commbox_core.views import form_fields, format_duration, local_time, problems_by_field, seconds_left
+from ui.backend import record_ticket
 from ui.widgets import page_start
 from ui.text import inert
 
@@ -51,6 +52,7 @@ def issue(kind: Kind) -> None:
         return
     finally:
         client.close()
+    record_ticket(settings, request, result)
     st.session_state["single_outcome"] = {"kind": kind, "subject": request.subject, "result": result,
                                           "one_time": request.oneTimeUse}
 

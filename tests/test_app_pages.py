@@ -6,6 +6,7 @@ import pytest
 import requests
 from streamlit.testing.v1 import AppTest
 
+from commbox_core.store import JobStore
 from ui.backend import job_manager
 
 from .test_app_helpers import (  # noqa: F401 - fixtures
@@ -171,8 +172,9 @@ def test_history_lists_the_run_and_its_outcomes_without_links(new_app, downloads
     assert [r["subject"] for r in read_csv(data)] == ["john.d", "ghost.agent"]
 
 
-def test_history_without_runs_says_so(new_app, monkeypatch):
+def test_history_without_runs_says_so(new_app, monkeypatch, tmp_path):
     monkeypatch.setattr(job_manager(), "list", lambda: [])
+    monkeypatch.setattr(job_manager(), "store", JobStore(tmp_path / "empty.sqlite3"))  # History reads the store
     app = new_app("pages/history.py")
     assert any("No runs yet" in i.value for i in app.info)
 

@@ -14,13 +14,25 @@ import streamlit as st
 
 from commbox_core.client import CommBoxClient, RetryPolicy
 from commbox_core.errors import ConfigError
+from commbox_core.audit import audit_ticket
 from commbox_core.export import to_csv_bytes
+from commbox_core.job_records import plan_from_record
 from commbox_core.jobs import MAX_JOBS_KEPT, Job, JobManager
+from commbox_core.models import TicketRequest
+from commbox_core.results import RowResult
 from commbox_core.sandbox import SandboxConfig, SandboxServer
 from commbox_core.settings import Settings, load_settings
+from commbox_core.store import JobStore, StoredJob, default_store_path
 from commbox_core.views import RunPlan, connection_probe, explain_probe, outcome_frame, subject_by_row
+from ui.gate import current_user
 
 SESSION_OVERRIDES = "settings_overrides"  # st.session_state key: this session's setting changes
+
+
+def acting_user() -> str:
+    """Who this session acts as, for the audit log and the runs it starts (the access gate's
+    signed-in user: an email, "admin", or "sandbox")."""
+    return current_user()
 
 
 @st.cache_resource(show_spinner="Starting the built-in CommBox sandbox…")
@@ -30,8 +42,31 @@ def embedded_sandbox() -> SandboxServer:
 
 
 @st.cache_resource
+def job_store() -> JobStore:
+    """The job store under the configured data folder: one per server process. Opening it marks
+    runs whose process is gone as interrupted; old runs and audit entries are dropped."""
+    settings = configured_settings()
+    store = JobStore(default_store_path(settings))
+    store.apply_retention(settings.retention_days)
+    return store
+
+
+@st.cache_resource
 def job_manager() -> JobManager:
-    return JobManager()
+    return JobManager(job_store())
+
+
+def stored_run(manager: JobManager, job_id: str) -> StoredJob | None:
+    """A run the job store knows but this process does not hold (another process's, or one cut short)."""
+    if manager.store is None:
+        return None
+    found = manager.store.jobs(1, job_id)
+    return found[0] if found else None
+
+
+def record_ticket(settings: Settings, request: TicketRequest, result: RowResult) -> None:
+    """The audit entry of a ticket asked for outside a run (the Single ticket page)."""
+    audit_ticket(job_store(), acting_user(), settings.api_host, request, result)
 
 
 @st.cache_resource
@@ -40,8 +75,13 @@ def _run_plans() -> dict[str, RunPlan]:
 
 
 def run_plan(job_id: str) -> RunPlan | None:
-    """How a run read its file (column matching, defaults): to re-validate rows edited later."""
-    return _run_plans().get(job_id)
+    """How a run read its file (column matching, defaults): to re-validate rows edited later.
+    After a restart it comes from the job store."""
+    plan = _run_plans().get(job_id)
+    if plan is None and (stored := stored_run(job_manager(), job_id)) is not None:
+        found = plan_from_record(stored.plan)
+        plan = RunPlan(*found) if found else None
+    return plan
 
 
 def remember_plan(job_id: str, plan: RunPlan) -> None:

@@ -1,0 +1,91 @@
+"""The dashboard killed mid-run and started again on the same job store: History shows the run
+interrupted, Resume sends what was left, and the run finishes."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+from playwright.sync_api import expect
+
+from .conftest import ARTIFACTS, ROOT, _free_port, _wait_healthy, screenshot, wait_for_app
+from .test_dashboard import open_page, sandbox_url, start_run, upload
+from ..support import wait_until
+
+pytestmark = pytest.mark.e2e
+ROWS = 300
+
+
+def _start_dashboard(data_dir: Path, log_name: str) -> tuple[subprocess.Popen, str]:
+    port = _free_port()
+    env = {name: value for name, value in os.environ.items() if not name.startswith("COMMBOX_")}
+    env |= {"STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none", "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
+            "COMMBOX_DATA_DIR": str(data_dir), "COMMBOX_CONCURRENCY": "2"}
+    ARTIFACTS.mkdir(exist_ok=True)
+    with (ARTIFACTS / log_name).open("wb") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+             "--server.address", "127.0.0.1", "--server.headless", "true"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    _wait_healthy(url, server)
+    return server, url
+
+
+def _answered(db: Path) -> int:
+    if not db.exists():
+        return 0
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT count(*) FROM job_rows WHERE outcome IS NOT NULL").fetchone()[0]
+
+
+def test_a_run_cut_short_by_a_server_restart_is_resumed_from_history(page, tmp_path):
+    data_dir = tmp_path / "data"
+    db = data_dir / "console.sqlite3"
+    first, url = _start_dashboard(data_dir, "e2e-restart-first.log")
+    second = None
+    try:
+        open_page(page, f"{url}/bulk_tickets")
+        requests.post(f"{sandbox_url(page)}/_sandbox/config", json={"latency_ms": 100}, timeout=5).raise_for_status()
+        people = "".join(f"demo,john.d,,,Row,{n}\n" for n in range(ROWS))
+        upload(page, tmp_path, "restart.csv", "brand,username,email,phone1,firstName,lastName\n" + people)
+        start_run(page, ROWS)
+        wait_until(lambda: _answered(db) >= 20, timeout=60)
+        first.send_signal(signal.SIGKILL)
+        first.wait(30)
+        done_before = _answered(db)
+        assert done_before < ROWS, "the run finished before the kill: raise the latency"
+
+        second, url = _start_dashboard(data_dir, "e2e-restart-second.log")
+        open_page(page, f"{url}/history")
+        expect(page.get_by_text("was cut short")).to_be_visible()
+        screenshot(page, "history-interrupted")
+        page.get_by_role("button", name=re.compile(r"^Resume \(")).click()
+        expect(page.get_by_text(f"Done: all {ROWS} rows got a ticket")).to_be_visible(timeout=90_000)
+        wait_for_app(page)
+        screenshot(page, "bulk-resumed-done")
+
+        def finished() -> tuple | None:
+            with sqlite3.connect(db) as conn:
+                found = conn.execute(
+                    "SELECT status, (SELECT count(*) FROM job_rows WHERE outcome IS NULL) FROM jobs").fetchone()
+            return found if found == ("done", 0) else None
+
+        wait_until(finished, timeout=30)
+    finally:
+        for server in (first, second):
+            if server is not None and server.poll() is None:
+                server.terminate()
+                try:
+                    server.wait(10)
+                except subprocess.TimeoutExpired:
+                    server.kill()
+                    server.wait()

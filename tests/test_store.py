@@ -1,0 +1,172 @@
+"""The job store on a real SQLite file: schema, rows as they land, interrupted runs, resume,
+audit, retention and purge, and two processes writing at once."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from commbox_core.audit import AuditFilter, audit_frame
+from commbox_core.csv_io import match_columns, read_table
+from commbox_core.errors import ConsoleError, ErrorCode
+from commbox_core.fields import Kind
+from commbox_core.job_records import plan_record
+from commbox_core.jobs import JobManager
+from commbox_core.models import RowDefaults
+from commbox_core.prepare import prepare_rows
+from commbox_core.store import JobStore
+from commbox_core.store_schema import SCHEMA_VERSION
+
+from .support import wait_until
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULTS = RowDefaults(brand="demo", channel_id="demo-channel")
+
+
+def customers(count: int, prefix: str = "c", extra: str = ""):
+    text = "uniqueId,email\n" + "".join(f"{prefix}{n},{prefix}{n}@example.com\n" for n in range(1, count + 1)) + extra
+    table = read_table(text.encode(), filename="people.csv")
+    mapping = match_columns(table.columns, Kind.CUSTOMER).mapping
+    return table, prepare_rows(table, mapping, Kind.CUSTOMER, DEFAULTS), mapping
+
+
+def test_schema_is_created_once_with_its_version(tmp_path):
+    path = tmp_path / "deep" / "console.sqlite3"
+    JobStore(path).close()
+    JobStore(path).close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_newer_schema_is_refused(tmp_path):
+    path = tmp_path / "s.sqlite3"
+    JobStore(path).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("INSERT INTO schema_version VALUES (99)")
+    with pytest.raises(ConsoleError, match="newer"):
+        JobStore(path)
+
+
+def test_rows_land_with_fingerprints_and_never_a_token(sandbox, tmp_path):
+    store = JobStore(tmp_path / "s.sqlite3")
+    table, prepared, mapping = customers(12, extra="x,not-an-email\n")
+    job = JobManager(store).start(sandbox.settings(), table, prepared, Kind.CUSTOMER, source_name="people.csv",
+                                  started_by="alice", plan=plan_record(mapping, DEFAULTS))
+    job.wait()
+    stored = store.job(job.id)
+    assert (stored.status, stored.total, stored.succeeded, stored.failed, stored.unanswered) == ("done", 13, 12, 1, 0)
+    assert stored.plan["mapping"] == mapping and stored.started_by == "alice"
+    rows = store.rows(job.id)
+    assert all(row.fingerprint for row in rows if row.outcome == "ok")
+    assert rows[-1].error_code == "invalid" and rows[-1].request is None
+    tokens = [r.url.split("=")[-1] for r in job.results() if r.url]
+    content = b"".join(p.read_bytes() for p in tmp_path.iterdir())
+    assert tokens and not any(token.encode() in content for token in tokens)
+    audit = audit_frame(store, AuditFilter(user="alice"))
+    assert len(audit) == 12 and set(audit["outcome"]) == {"ok"}  # the invalid row was never asked for
+    assert len(audit_frame(store, AuditFilter(subject="C1"))) == 4  # c1, c10, c11, c12
+
+
+def test_a_dead_owner_makes_the_job_interrupted_and_resume_sends_only_what_is_left(sandbox, tmp_path):
+    path = tmp_path / "s.sqlite3"
+    table, prepared, _ = customers(20)
+    store = JobStore(path)
+    job = JobManager(store).start(sandbox.settings(), table, prepared, Kind.CUSTOMER)
+    job.wait()
+    # Make it look like a run cut short by a process that died: 5 rows never answered, 3 throttled.
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE jobs SET status='running', owner_pid=?", (int(dead.stdout),))
+        conn.execute("UPDATE job_rows SET outcome=NULL, fingerprint=NULL WHERE row <= 5")
+        conn.execute("UPDATE job_rows SET outcome='failed', error_code='throttled' WHERE row BETWEEN 6 AND 8")
+        conn.execute("UPDATE job_rows SET outcome='failed', error_code='not_found' WHERE row = 9")
+    before = sandbox.stats()["tickets_issued"]
+
+    manager = JobManager(JobStore(path))  # a restart
+    assert manager.store.job(job.id).status == "interrupted"
+    resumed = manager.resume(job.id, sandbox.settings(), started_by="bob")
+    resumed.wait()
+    assert sandbox.stats()["tickets_issued"] - before == 8  # rows 1-8; row 9 needs an edit, 10-20 were done
+    stored = manager.store.job(job.id)
+    assert (stored.status, stored.succeeded, stored.failed, stored.unanswered) == ("done", 19, 1, 0)
+    results = resumed.results()
+    assert len(results) == 20
+    assert [r.row for r in results if r.url] == list(range(1, 9))  # links only where the token is known
+    assert results[8].error_code is ErrorCode.NOT_FOUND
+    with pytest.raises(ConsoleError, match="no rows left"):
+        manager.resume(job.id, sandbox.settings())
+    reissue = manager.reissue_lost(resumed, started_by="bob")
+    reissue.wait()
+    assert reissue.purpose == "reissue" and len(reissue.report.succeeded) == 11
+
+
+def test_a_job_running_in_a_live_process_cannot_be_resumed_twice(sandbox, tmp_path):
+    sandbox.configure(latency_ms=300)
+    store = JobStore(tmp_path / "s.sqlite3")
+    table, prepared, _ = customers(6)
+    manager = JobManager(store)
+    job = manager.start(sandbox.settings(concurrency=1), table, prepared, Kind.CUSTOMER)
+    wait_until(lambda: store.job(job.id).status == "running")
+    with pytest.raises(ConsoleError, match="still running"):
+        JobManager(JobStore(store.path)).resume(job.id, sandbox.settings())
+    job.cancel()
+    job.wait()
+    assert store.job(job.id).status == "cancelled"
+
+
+def test_retention_and_purge(sandbox, tmp_path):
+    store = JobStore(tmp_path / "s.sqlite3")
+    table, prepared, _ = customers(3)
+    manager = JobManager(store)
+    old, new = (manager.start(sandbox.settings(), table, prepared, Kind.CUSTOMER) for _ in range(2))
+    old.wait()
+    new.wait()
+    long_ago = (datetime.now(UTC) - timedelta(days=40)).isoformat()
+    with sqlite3.connect(store.path) as conn:
+        conn.execute("UPDATE jobs SET created_at=? WHERE id=?", (long_ago, old.id))
+        conn.execute("UPDATE audit SET at=? WHERE job_id=?", (long_ago, old.id))
+    assert store.apply_retention(30) == (1, 3)
+    assert [j.id for j in store.jobs()] == [new.id]
+    store.purge_pii(new.id)
+    assert all(row.input is None and row.request is None for row in store.rows(new.id))
+    assert store.job(new.id).pii_purged_at is not None
+    with pytest.raises(ConsoleError):
+        manager.reissue_lost(manager.get(new.id))  # purged: nothing left to send again with
+    with sqlite3.connect(store.path) as conn:
+        assert conn.execute("SELECT count(*) FROM job_rows WHERE job_id=?", (old.id,)).fetchone()[0] == 0
+
+
+WRITER = """
+import sys
+from commbox_core.store import JobStore
+store = JobStore(sys.argv[1])
+name = sys.argv[2]
+for n in range(int(sys.argv[3])):
+    store.create_job({"id": f"{name}-{n}", "created_at": f"2026-01-01T00:00:{n % 60:02d}+00:00",
+                      "started_by": name, "tenant_host": "h", "kind": "agent", "status": "done", "total": 2},
+                     [(1, ["a"], None, ""), (2, ["b"], None, "")])
+    store.submit(lambda conn, n=n: conn.execute(
+        "UPDATE job_rows SET outcome='ok' WHERE job_id=?", (f"{name}-{n}",)))
+store.close()
+"""
+
+
+def test_two_processes_write_one_store_at_once(tmp_path):
+    path = tmp_path / "shared.sqlite3"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(path), name, "150"], env=env,
+                                stderr=subprocess.PIPE, text=True) for name in ("left", "right")]
+    for writer in writers:
+        assert writer.wait(120) == 0, writer.stderr.read()
+    store = JobStore(path)
+    jobs = store.jobs(limit=1000)
+    assert len(jobs) == 300 and all(job.succeeded == 2 for job in jobs)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
