@@ -230,7 +230,7 @@ def _read_bounded(response: requests.Response, *, deadline: float) -> _Answer | 
             if size > MAX_BODY_BYTES:
                 return _Answer(
                     ErrorCode.BAD_RESPONSE,
-                    f"the answer was larger than {MAX_BODY_BYTES // 1024} KB, so it was not read",
+                    f"the answer was larger than {MAX_BODY_BYTES / 1024 / 1024:g} MB, so it was not read",
                     response.status_code,
                 )
             chunks.append(chunk)

@@ -175,3 +175,34 @@ def test_email_allow_list(email, verified, allowed):
                              dotenv_path=None)
     assert email_allowed(email, verified, settings) is allowed
     assert email_allowed(email, verified, load_settings({}, dotenv_path=None))  # no list: the provider decides
+
+
+@pytest.mark.parametrize(
+    ("user", "admitted"),
+    [
+        ({"is_logged_in": True, "email": "ann@example.com", "email_verified": True}, True),
+        ({"is_logged_in": True, "email": "eve@evil.example", "email_verified": True}, False),
+        ({"is_logged_in": True, "email": "ann@example.com", "email_verified": False}, False),
+        ({"is_logged_in": False}, False),
+    ],
+)
+def test_oidc_sign_in_with_a_domain_allow_list(clean_env, live, user, admitted):
+    from streamlit.testing.v1 import AppTest
+
+    from .test_app_helpers import APP, RUN_TIMEOUT_S
+
+    for name, value in (live | {"COMMBOX_ALLOWED_DOMAIN": "example.com"}).items():
+        clean_env.setenv(name, value)
+    app = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT_S)
+    app.secrets["auth"] = OIDC
+    app.user = user
+    app.run()
+    assert_no_exception(app)
+    assert shows_dashboard(app) is admitted
+    if admitted:
+        assert app.session_state[ui.gate.CURRENT_USER] == "ann@example.com"
+        app.switch_page("pages/bulk_tickets.py").run()
+        assert app.file_uploader and any(b.label == "Sign out" for b in app.sidebar.button)
+    elif user["is_logged_in"]:
+        assert any("may not use this console" in plain(e.value) for e in app.error)
+        assert [b.label for b in app.button] == ["Sign out"]

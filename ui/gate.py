@@ -30,6 +30,7 @@ PASSWORD_FORM = "gate_password_form"
 PASSWORD_USER = "admin"  # the shared password names no person; the audit log says so
 SANDBOX_USER = "sandbox"
 OPEN_USER = "open dashboard"
+NOBODY = "not signed in"  # only before the gate has run, or while it shows its own page
 
 # One brake for the whole server process: a new browser session does not reset it.
 attempt_limiter = AttemptLimiter()
@@ -117,8 +118,9 @@ def sign_out_button() -> None:
 
 def current_user() -> str:
     """Who this session acts as: the signed-in email or name, "admin" for the shared password,
-    "sandbox" on the sandbox, "open dashboard" when a live dashboard is served without sign-in."""
-    return st.session_state.get(CURRENT_USER, SANDBOX_USER)
+    "sandbox" on the sandbox, "open dashboard" when a live dashboard is served without sign-in.
+    Pages run only after the gate, so they never see "not signed in"."""
+    return st.session_state.get(CURRENT_USER, NOBODY)
 
 
 def is_open_dashboard(settings: Settings) -> bool:
