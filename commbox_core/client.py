@@ -18,9 +18,9 @@ from urllib.parse import urlsplit
 
 import requests
 import urllib3.exceptions
-from requests.adapters import HTTPAdapter
 
 from .errors import ErrorCode
+from .http_deadline import Deadline, DeadlineAdapter
 from .models import TicketRequest
 from .pacing import Pacer
 
@@ -121,8 +121,8 @@ class CommBoxClient:
         session = getattr(self._local, "session", None)
         if session is None:
             session = requests.Session()
-            session.mount("http://", HTTPAdapter(pool_connections=1, pool_maxsize=2, max_retries=0))
-            session.mount("https://", HTTPAdapter(pool_connections=1, pool_maxsize=2, max_retries=0))
+            session.mount("http://", DeadlineAdapter(pool_connections=1, pool_maxsize=2, max_retries=0))
+            session.mount("https://", DeadlineAdapter(pool_connections=1, pool_maxsize=2, max_retries=0))
             session.headers.update(
                 {"Authorization": f"Bearer {self._api_key}", "Accept": "application/json"}
             )
@@ -185,6 +185,14 @@ class CommBoxClient:
     def _attempt(self, payload: dict) -> _Answer:
         # Redirects are never followed: a redirect must not carry the bearer key to another host
         # (requests would drop it for a new host, but keep it for the same host over plain http).
+        # The last resort against a trickle the socket timeouts cannot see (see http_deadline).
+        with Deadline(self.timeout[0] + 2 * self.timeout[1]) as hard_stop:
+            answer = self._exchange(payload)
+        if hard_stop.expired and answer.code in (ErrorCode.NETWORK, ErrorCode.BAD_RESPONSE):
+            return _Answer(ErrorCode.NETWORK, "timed out: CommBox's answer came too slowly", answer.status)
+        return answer
+
+    def _exchange(self, payload: dict) -> _Answer:
         try:
             response = self._session().post(
                 self.endpoint, json=payload, timeout=self.timeout, stream=True, allow_redirects=False

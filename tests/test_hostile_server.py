@@ -124,6 +124,15 @@ def endless_header_line(conn, _):
     _forever(conn, b"z" * 65536)
 
 
+def header_trickle(conn, _):
+    conn.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+    _forever(conn, b"s", pause=0.05)  # one header line, a byte at a time: each read well within the timeout
+
+
+def status_trickle(conn, _):
+    _forever(conn, b"H", pause=0.05)
+
+
 def trickle(conn, _):
     conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n")
     _forever(conn, b" ", pause=0.05)  # each byte well within the read timeout, the whole far beyond
@@ -175,6 +184,8 @@ CASES = [
     (endless_headers, ErrorCode.BAD_RESPONSE, "not HTTP"),
     (endless_header_line, ErrorCode.BAD_RESPONSE, "not HTTP"),
     (trickle, ErrorCode.NETWORK, "too slowly"),
+    (header_trickle, ErrorCode.NETWORK, "too slowly"),
+    (status_trickle, ErrorCode.NETWORK, "too slowly"),
     (html_error_page, ErrorCode.SERVER_ERROR, "error page, not JSON"),
     (gzip_bomb, ErrorCode.BAD_RESPONSE, "larger than"),
     (broken_gzip, ErrorCode.BAD_RESPONSE, "compression"),
