@@ -268,3 +268,72 @@ def test_a_redirect_to_the_same_host_over_plain_http_is_not_followed_either():
 
 def test_the_bound_leaves_room_for_any_real_answer():
     assert MAX_BODY_BYTES >= 64 * 1024
+
+
+# -- the same servers behind the CLI and the dashboard ------------------------------------------
+
+EXAMPLES = __import__("pathlib").Path(__file__).resolve().parent.parent / "examples"
+THROUGH_THE_APPS = [endless_body, garbage, html_error_page, gzip_bomb]
+
+
+@pytest.fixture
+def hostile_env(monkeypatch, tmp_path):
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("COMMBOX_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+    def point_at(server: RawServer) -> dict[str, str]:
+        env = {"COMMBOX_API_URL": server.url, "COMMBOX_API_KEY": KEY, "COMMBOX_BRAND": "demo",
+               "COMMBOX_READ_TIMEOUT": "1", "COMMBOX_MAX_RETRIES": "1", "COMMBOX_BACKOFF_BASE": "0.01",
+               "COMMBOX_BACKOFF_MAX": "0.02", "COMMBOX_ALLOW_OPEN_DASHBOARD": "true",
+               "COMMBOX_DATA_DIR": str(tmp_path / "data")}
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        return env
+
+    return point_at
+
+
+@pytest.mark.parametrize("behave", THROUGH_THE_APPS, ids=[b.__name__ for b in THROUGH_THE_APPS])
+def test_the_cli_reports_a_hostile_server_row_by_row(behave, hostile_env, tmp_path, capsys):
+    import csv
+
+    from commbox_core.cli import main
+
+    _bomb()
+    with RawServer(behave) as server:
+        hostile_env(server)
+        code = main(["bulk", str(EXAMPLES / "agents.csv"), "--kind", "agent", "--out", str(tmp_path / "out"),
+                     "--quiet", "--concurrency", "4"])
+        single = main(["ticket", "--kind", "agent", "--username", "john.d"])
+    err = capsys.readouterr().err
+    assert code == 1 and single == 1
+    assert "Traceback" not in err and KEY not in err
+    with (tmp_path / "out" / "errors.csv").open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 10  # every row of the file, none lost
+    assert {row["error_code"] for row in rows} <= {"bad_response", "server_error", "invalid"}
+
+
+@pytest.mark.parametrize("behave", THROUGH_THE_APPS, ids=[b.__name__ for b in THROUGH_THE_APPS])
+def test_the_dashboard_reports_a_hostile_server(behave, hostile_env):
+    from streamlit.testing.v1 import AppTest
+
+    from .test_app_helpers import APP, everything_shown, plain
+
+    _bomb()
+    with RawServer(behave) as server:
+        hostile_env(server)
+        app = AppTest.from_file(APP, default_timeout=HANG_BOUND_S).run()
+        app.button(key="check_connection").click().run()
+        assert not app.exception, [e.value for e in app.exception]
+        app.switch_page("pages/single_ticket.py").run()
+        app.text_input(key="single_agent_username").set_value("john.d")
+        next(b for b in app.button if b.label == "Issue ticket").click().run()
+        assert not app.exception, [e.value for e in app.exception]
+    shown = plain(everything_shown(app))
+    assert any(code in shown for code in ("bad_response", "server error", "without a usable ticket", "error page"))
+    assert KEY not in shown
