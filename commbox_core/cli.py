@@ -58,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("--remark", "remark"),
     ):
         ticket.add_argument(flag, dest=field)
+    ticket.add_argument("--db", type=Path, help="job store (SQLite file) whose audit log records the ticket")
 
     bulk = commands.add_parser("bulk", parents=[common], help="mint a ticket for every row of a CSV")
     bulk.add_argument("file", type=Path, help="CSV of agents or customers")
@@ -143,6 +144,13 @@ def _ticket(args: argparse.Namespace, settings: Settings) -> int:
         result = issue_ticket(client, LinkBuilder(settings), request)
     finally:
         client.close()
+    if args.db is not None:
+        from .audit import CLI_USER, audit_ticket
+        from .store import JobStore
+
+        store = JobStore(args.db)
+        audit_ticket(store, CLI_USER, settings.api_host, request, result)
+        store.close()
     if not result.ok:
         _say(f"error ({result.error_code}): {result.error}")
         return 2 if result.error_code is ErrorCode.UNAUTHORIZED else 1

@@ -18,13 +18,15 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from contextlib import closing
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from .errors import ConsoleError, ErrorCode
+from .errors import ConsoleError
 from .results import RowResult
+from .store_records import StoredJob, StoredRow
 from .store_schema import migrate
+
+__all__ = ["JobStore", "StoredJob", "StoredRow", "default_store_path", "now_iso"]
 
 FLUSH_EVERY_S = 0.2
 BATCH_ROWS = 500
@@ -54,73 +56,6 @@ def _iso(moment: datetime | None) -> str | None:
 
 def _moment(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
-
-
-@dataclass(frozen=True)
-class StoredJob:
-    id: str
-    created_at: datetime
-    started_by: str
-    tenant_host: str
-    kind: str
-    purpose: str
-    parent_id: str | None
-    source_name: str
-    source_sha256: str
-    options: dict
-    plan: dict | None
-    headers: list[str]
-    columns: list[str]
-    status: str
-    total: int
-    error: str | None
-    owner_host: str | None
-    owner_pid: int | None
-    heartbeat_at: datetime | None
-    finished_at: datetime | None
-    pii_purged_at: datetime | None
-    succeeded: int = 0
-    failed: int = 0
-    unanswered: int = 0  # rows with no outcome yet: never sent, or in flight when the owner died
-
-
-@dataclass(frozen=True)
-class StoredRow:
-    row: int
-    input: list[str] | None
-    request: dict | None
-    problem: str
-    outcome: str | None
-    error_code: str | None
-    message: str | None
-    attempts: int
-    issued_at: datetime | None
-    expires_at: datetime | None
-    fingerprint: str | None
-
-    @property
-    def needs_sending(self) -> bool:
-        """Never answered, or failed in a way that may change on retry (resume sends these)."""
-        if self.request is None:
-            return False
-        if self.outcome is None:
-            return True
-        return self.outcome == "failed" and self.error_code is not None and ErrorCode(self.error_code).retryable
-
-    def result(self) -> RowResult:
-        """As a RowResult, without a URL: the token was only ever in the memory of its process."""
-        code = ErrorCode(self.error_code) if self.error_code else None
-        if self.outcome is None and self.request is None:
-            code, message = ErrorCode.INVALID, self.problem
-        elif self.outcome is None:
-            code, message = ErrorCode.NOT_ATTEMPTED, "not sent: the run was interrupted"
-        else:
-            message = self.message or ""
-        return RowResult(
-            self.row, self.outcome == "ok", None if self.outcome == "ok" else code, message or "",
-            issued_at=self.issued_at, expires_at=self.expires_at, attempts=self.attempts,
-            token_fingerprint=self.fingerprint,
-        )
 
 
 def _pid_alive(pid: int) -> bool:

@@ -126,3 +126,15 @@ def test_show_and_reissue(sandbox, tmp_path):
 def test_unknown_job_is_one_line(sandbox, tmp_path):
     done = _cli(["jobs", "--db", str(tmp_path / "s.sqlite3"), "show", "nope"], sandbox, tmp_path)
     assert done.returncode == 2 and done.stderr.strip().startswith("error: no job nope")
+
+
+def test_ticket_with_db_is_audited_with_a_fingerprint_only(sandbox, tmp_path):
+    db = tmp_path / "audit.sqlite3"
+    done = _cli(["ticket", "--kind", "agent", "--username", "john.d", "--db", str(db)], sandbox, tmp_path)
+    assert done.returncode == 0, done.stderr
+    token = done.stdout.strip().rsplit("=", 1)[-1]
+    with sqlite3.connect(db) as conn:
+        entries = conn.execute("SELECT user, kind, brand, subject, outcome, fingerprint FROM audit").fetchall()
+    assert [entry[:5] for entry in entries] == [("cli", "agent", "demo", "john.d", "ok")]
+    stored = b"".join(path.read_bytes() for path in tmp_path.glob("audit.sqlite3*"))
+    assert entries[0][5] and token.encode() not in stored
