@@ -14,6 +14,7 @@ then warns on every page. The sandbox (no API key) stays open: its tickets log n
 from __future__ import annotations
 
 import enum
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -31,6 +32,8 @@ PASSWORD_USER = "admin"  # the shared password names no person; the audit log sa
 SANDBOX_USER = "sandbox"
 OPEN_USER = "open dashboard"
 NOBODY = "not signed in"  # only before the gate has run, or while it shows its own page
+
+log = logging.getLogger(__name__)
 
 # One brake for the whole server process: a new browser session does not reset it.
 attempt_limiter = AttemptLimiter()
@@ -178,9 +181,12 @@ def _password_form(settings: Settings) -> None:
     stored = PasswordHash.parse(settings.admin_password_hash.get_secret_value())  # validated by Settings
     if password and verify_password(password, stored):
         attempt_limiter.succeeded(session)
+        log.info("dashboard sign-in with the admin password (session %s)", session[:8])
         st.session_state[SIGNED_IN_AS] = PASSWORD_USER
         st.rerun()
     wait = attempt_limiter.failed(session)
+    log.warning("failed dashboard sign-in with the admin password (session %s); next attempt in %.0f s",
+                session[:8], wait)
     st.error(f"Wrong password. The next attempt is possible in {wait:.0f} s.", icon=":material/lock:")
 
 

@@ -1,0 +1,79 @@
+"""The access gate on a real server, in a real browser: a deep link as a fresh server's very first
+request (Streamlit then runs the page file directly, without app.py) shows the sign-in screen
+and nothing of the page; the password lets the user in; sign out locks again.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import expect
+
+from commbox_core.auth import hash_password
+from commbox_core.sandbox import SandboxConfig, SandboxServer
+
+from .conftest import ARTIFACTS, ROOT, _free_port, _wait_healthy, screenshot, wait_for_app
+
+KEY = "E2E-GATE-CANARY-KEY-91ab"
+PASSWORD = "e2e gate password"
+
+
+@pytest.fixture(scope="module")
+def gated_url(tmp_path_factory) -> Iterator[str]:
+    """A live dashboard (a sandbox stands in for the tenant) behind the shared password."""
+    with SandboxServer(SandboxConfig(api_key=KEY)) as tenant:
+        port = _free_port()
+        env = {name: value for name, value in os.environ.items() if not name.startswith("COMMBOX_")}
+        env |= {
+            "STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none", "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
+            "COMMBOX_API_URL": tenant.url, "COMMBOX_API_KEY": KEY, "COMMBOX_BRAND": "demo",
+            "COMMBOX_ADMIN_PASSWORD_HASH": hash_password(PASSWORD, n=2**12),
+            "COMMBOX_DATA_DIR": str(tmp_path_factory.mktemp("gate-data")),
+        }
+        ARTIFACTS.mkdir(exist_ok=True)
+        with (ARTIFACTS / "e2e-gate-streamlit.log").open("wb") as log:
+            server = subprocess.Popen(
+                [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+                 "--server.address", "127.0.0.1", "--server.headless", "true"],
+                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            )
+            url = f"http://127.0.0.1:{port}"
+            try:
+                _wait_healthy(url, server)
+                yield url
+            finally:
+                server.terminate()
+                try:
+                    server.wait(10)
+                except subprocess.TimeoutExpired:
+                    server.kill()
+                    server.wait()
+
+
+def test_a_deep_link_on_a_fresh_server_shows_only_the_sign_in(page, gated_url):
+    page.goto(f"{gated_url}/bulk_tickets")  # the server's very first page request
+    wait_for_app(page)
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    expect(page.locator("[data-testid='stFileUploader']")).to_have_count(0)
+    assert KEY not in page.content()
+    screenshot(page, "gate-sign-in")
+
+    page.get_by_label("Admin password").fill("not the password")
+    page.get_by_role("button", name="Sign in with password").click()
+    expect(page.get_by_text("Wrong password")).to_be_visible()
+
+    # One failure brakes the next attempt for a second (AttemptLimiter); let that pass.
+    page.wait_for_timeout(2500)
+    page.get_by_label("Admin password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in with password").click()
+    # Signed in, on the page the link asked for.
+    expect(page.locator("[data-testid='stFileUploader']")).to_be_visible()
+    expect(page.get_by_text("Signed in as admin")).to_be_visible()
+    assert KEY not in page.content()
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
