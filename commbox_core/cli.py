@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import re
 import sys
 import threading
 from collections.abc import Iterator
@@ -262,5 +263,11 @@ def _show_progress(runner: BulkRunner) -> None:
     sys.stderr.flush()
 
 
+_TERMINAL_CONTROLS = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+
+
 def _say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    """A line on stderr. Control characters from files or servers are shown escaped, so a
+    file cannot retitle, clear or otherwise drive the user's terminal."""
+    safe = _TERMINAL_CONTROLS.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), message)
+    print(safe, file=sys.stderr, flush=True)
