@@ -51,6 +51,7 @@ def main(argv: list[str]) -> int:
         settings = load_settings()
         store = JobStore(args.db or default_store_path(settings))
         store.mark_interrupted()
+        store.apply_retention(settings.retention_days)
         if args.action == "list":
             return _list(store, args.limit)
         if args.action == "show":

@@ -138,3 +138,28 @@ def test_ticket_with_db_is_audited_with_a_fingerprint_only(sandbox, tmp_path):
     assert [entry[:5] for entry in entries] == [("cli", "agent", "demo", "john.d", "ok")]
     stored = b"".join(path.read_bytes() for path in tmp_path.glob("audit.sqlite3*"))
     assert entries[0][5] and token.encode() not in stored
+
+
+def test_two_bulk_processes_share_one_store(sandbox, tmp_path):
+    sandbox.configure(latency_ms=20)
+    db = tmp_path / "shared.sqlite3"
+    runs = []
+    for name in ("left", "right"):
+        source = tmp_path / f"{name}.csv"
+        source.write_text("uniqueId,email\n" + "".join(f"{name}-{n},{name}-{n}@example.com\n" for n in range(80)),
+                          encoding="utf-8")
+        runs.append(subprocess.Popen(
+            [sys.executable, "-m", "commbox_core", "bulk", str(source), "--kind", "customer", "--db", str(db),
+             "--out", str(tmp_path / name), "--quiet"],
+            cwd=tmp_path, env=_env(sandbox), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        ))
+    for run in runs:
+        out, err = run.communicate(timeout=120)
+        assert run.returncode == 0, err
+        assert out.splitlines()[0].startswith("job ")
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        per_job = conn.execute("SELECT j.status, count(*), sum(r.outcome = 'ok') FROM jobs j "
+                               "JOIN job_rows r ON r.job_id = j.id GROUP BY j.id").fetchall()
+        audited = conn.execute("SELECT count(*) FROM audit WHERE outcome = 'ok'").fetchone()[0]
+    assert per_job == [("done", 80, 80), ("done", 80, 80)] and audited == 160

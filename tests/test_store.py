@@ -170,3 +170,15 @@ def test_two_processes_write_one_store_at_once(tmp_path):
     assert len(jobs) == 300 and all(job.succeeded == 2 for job in jobs)
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_a_run_on_another_host_is_interrupted_only_once_its_heartbeat_is_stale(tmp_path):
+    store = JobStore(tmp_path / "s.sqlite3")
+    for job_id, beat in (("fresh", datetime.now(UTC)), ("stale", datetime.now(UTC) - timedelta(minutes=5))):
+        store.create_job({"id": job_id, "created_at": beat.isoformat(), "started_by": "x", "tenant_host": "h",
+                          "kind": "agent", "status": "running", "total": 0}, [])
+        with sqlite3.connect(store.path) as conn:
+            conn.execute("UPDATE jobs SET owner_host='elsewhere', owner_pid=1, heartbeat_at=? WHERE id=?",
+                         (beat.isoformat(), job_id))
+    assert store.mark_interrupted() == ["stale"]
+    assert {job.id: job.status for job in store.jobs()} == {"fresh": "running", "stale": "interrupted"}
