@@ -23,7 +23,8 @@ def stored_runs_frame(stored: Iterable[StoredJob], live: dict) -> pd.DataFrame:
     for record in stored:
         job = live.get(record.id)
         status, ok, failed = record.status, record.succeeded, record.failed
-        duration = (record.finished_at - record.created_at).total_seconds() if record.finished_at else None
+        ended = record.finished_at if record.status not in ("interrupted", "queued", "running") else None
+        duration = (ended - record.created_at).total_seconds() if ended else None  # interrupted: unknown end
         if job is not None:
             results = job.results()
             status = job.status

@@ -66,11 +66,13 @@ def _stored_run(job_id: str) -> None:
         _start(lambda: reissue_stored(manager, record, settings, acting_user()))
     if purged:
         right.caption(f"Personal data purged {record.pii_purged_at:%Y-%m-%d %H:%M} UTC.")
-    elif right.button("Purge personal data", icon=":material/delete:", key=f"purge_{record.id}",
-                      help="Forgets the values of every row (names, emails, phones); outcomes and counts stay. "
-                           "The run can then no longer be resumed or re-issued."):
-        store.purge_pii(record.id)
-        st.rerun()
+    else:
+        with right.popover("Purge personal data", icon=":material/delete:"):
+            st.caption("Forgets the values of every row of this run (names, emails, phones, ids); outcomes and "
+                       "counts stay. The run can then no longer be resumed or re-issued. This cannot be undone.")
+            if st.button("Purge now", key=f"purge_{record.id}", type="primary"):
+                store.purge_pii(record.id)
+                st.rerun()
 
 
 with runs_tab:
