@@ -73,6 +73,9 @@ class JobStore:
         self.path = Path(path).resolve()  # a relative data folder must not follow later chdirs
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            # Owner-only: rows hold people's names, emails and phones. SQLite gives its -wal and
+            # -shm files the database file's permissions.
+            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
             with closing(self._connect()) as conn:
                 conn.execute("PRAGMA journal_mode=WAL")
                 migrate(conn)

@@ -45,6 +45,14 @@ def test_schema_is_created_once_with_its_version(tmp_path):
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
+def test_the_store_files_are_private(sandbox, tmp_path):
+    store = JobStore(tmp_path / "s.sqlite3")
+    table, prepared, _ = customers(2)
+    JobManager(store).start(sandbox.settings(), table, prepared, Kind.CUSTOMER).wait()
+    files = list(tmp_path.glob("s.sqlite3*"))
+    assert len(files) >= 2 and all(path.stat().st_mode & 0o077 == 0 for path in files)
+
+
 def test_a_newer_schema_is_refused(tmp_path):
     path = tmp_path / "s.sqlite3"
     JobStore(path).close()
