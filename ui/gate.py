@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import enum
 import logging
+import math
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -37,6 +39,8 @@ log = logging.getLogger(__name__)
 
 # One brake for the whole server process: a new browser session does not reset it.
 attempt_limiter = AttemptLimiter()
+# Each check costs scrypt's 32 MiB: many sessions guessing at once must not add up to gigabytes.
+_checks_at_once = threading.BoundedSemaphore(2)
 
 
 class Gate(enum.Enum):
@@ -176,10 +180,12 @@ def _password_form(settings: Settings) -> None:
     session = _session_id()
     wait = attempt_limiter.wait_left(session)
     if wait > 0:
-        st.error(f"Too many failed sign-ins. Wait {wait:.0f} s, then try again.", icon=":material/timer:")
+        st.error(f"Too many failed sign-ins. Wait {math.ceil(wait)} s, then try again.", icon=":material/timer:")
         return
     stored = PasswordHash.parse(settings.admin_password_hash.get_secret_value())  # validated by Settings
-    if password and verify_password(password, stored):
+    with _checks_at_once:
+        matches = bool(password) and verify_password(password, stored)
+    if matches:
         attempt_limiter.succeeded(session)
         log.info("dashboard sign-in with the admin password (session %s)", session[:8])
         st.session_state[SIGNED_IN_AS] = PASSWORD_USER
@@ -187,7 +193,7 @@ def _password_form(settings: Settings) -> None:
     wait = attempt_limiter.failed(session)
     log.warning("failed dashboard sign-in with the admin password (session %s); next attempt in %.0f s",
                 session[:8], wait)
-    st.error(f"Wrong password. The next attempt is possible in {wait:.0f} s.", icon=":material/lock:")
+    st.error(f"Wrong password. The next attempt is possible in {math.ceil(wait)} s.", icon=":material/lock:")
 
 
 def _refusal_page() -> None:
