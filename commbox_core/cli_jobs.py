@@ -24,18 +24,23 @@ from .store import STORE_FILENAME, JobStore, StoredJob, default_store_path
 def build_parser() -> argparse.ArgumentParser:
     from .cli import PROG, _Parser
 
+    db_help = f"job store file (default: <COMMBOX_DATA_DIR>/{STORE_FILENAME})"
     parser = _Parser(prog=f"{PROG} jobs", description="Runs recorded in the job store.")
-    parser.add_argument("--db", type=Path, help=f"job store file (default: <COMMBOX_DATA_DIR>/{STORE_FILENAME})")
+    parser.add_argument("--db", type=Path, help=db_help)
+    # --db is taken after the action too (jobs list --db X); SUPPRESS keeps one given before it.
+    common = _Parser(add_help=False)
+    common.add_argument("--db", type=Path, default=argparse.SUPPRESS, help=db_help)
     commands = parser.add_subparsers(dest="action", required=True, parser_class=_Parser)
-    listing = commands.add_parser("list", help="the newest runs, newest first")
+    listing = commands.add_parser("list", help="the newest runs, newest first", parents=[common])
     listing.add_argument("--limit", type=int, default=50)
-    commands.add_parser("show", help="one run: status, counts, what resume would send").add_argument("job")
+    commands.add_parser("show", help="one run: status, counts, what resume would send",
+                        parents=[common]).add_argument("job")
     for name, text in (
         ("resume", "send the rows never answered or that failed in a retryable way; write the result files"),
         ("reissue", "new tickets for the rows whose links were lost with the process that issued them"),
         ("export", "write the result files from the store (no links: tokens are never stored)"),
     ):
-        action = commands.add_parser(name, help=text)
+        action = commands.add_parser(name, help=text, parents=[common])
         action.add_argument("job")
         action.add_argument("--out", type=Path, required=True, help="folder for success.csv, errors.csv, ...")
         if name != "export":
@@ -130,7 +135,7 @@ def _show(store: JobStore, job_id: str) -> int:
         "personal data purged": job.pii_purged_at.isoformat() if job.pii_purged_at else "no",
     }
     for name, value in lines.items():
-        print(f"{name + ':':<20} {value}")
+        print(f"{name + ':':<22} {value}")
     return 0
 
 
@@ -150,6 +155,9 @@ def _export(store: JobStore, job_id: str, out: Path) -> int:
 def _send_again(store: JobStore, settings: Settings, args: argparse.Namespace) -> int:
     from .cli import report_outcome
 
+    if not settings.is_live:
+        raise ConsoleError("no CommBox API key: set COMMBOX_API_URL and COMMBOX_API_KEY (environment or .env) "
+                           "for the tenant the run was sent to")
     manager = JobManager(store)
     show = sys.stderr.isatty() and not args.quiet
     if args.action == "resume":

@@ -113,8 +113,8 @@ def test_show_and_reissue(sandbox, tmp_path):
                  sandbox, tmp_path)
     assert first.returncode == 0, first.stderr
     job_id = first.stdout.splitlines()[0].split()[1]
-    shown = _cli(["jobs", "--db", str(db), "show", job_id], sandbox, tmp_path)
-    assert "status:" in shown.stdout and "done" in shown.stdout and "resume would send:   0" in shown.stdout
+    shown = _cli(["jobs", "show", job_id, "--db", str(db)], sandbox, tmp_path)
+    assert "status:" in shown.stdout and "done" in shown.stdout and "resume would send:     0" in shown.stdout
     reissued = _cli(["jobs", "--db", str(db), "reissue", job_id, "--out", str(tmp_path / "b")], sandbox, tmp_path)
     assert reissued.returncode == 0, reissued.stderr
     assert len([line for line in _read_csv(tmp_path / "b" / "success.csv") if line["url"]]) == ROWS
@@ -163,3 +163,15 @@ def test_two_bulk_processes_share_one_store(sandbox, tmp_path):
                                "JOIN job_rows r ON r.job_id = j.id GROUP BY j.id").fetchall()
         audited = conn.execute("SELECT count(*) FROM audit WHERE outcome = 'ok'").fetchone()[0]
     assert per_job == [("done", 80, 80), ("done", 80, 80)] and audited == 160
+
+
+def test_resume_without_an_api_key_says_what_to_set(sandbox, tmp_path):
+    source, db = _customers(tmp_path / "customers.csv"), tmp_path / "console.sqlite3"
+    first = _cli(["bulk", str(source), "--kind", "customer", "--db", str(db), "--out", str(tmp_path / "a")],
+                 sandbox, tmp_path)
+    job_id = first.stdout.splitlines()[0].split()[1]
+    env = {k: v for k, v in _env(sandbox).items() if k != "COMMBOX_API_KEY"}
+    done = subprocess.run([sys.executable, "-m", "commbox_core", "jobs", "--db", str(db), "resume", job_id,
+                           "--out", str(tmp_path / "b")], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 2 and "COMMBOX_API_KEY" in done.stderr and "Traceback" not in done.stderr
