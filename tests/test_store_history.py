@@ -110,3 +110,13 @@ def test_purge_forgets_the_rows_values(new_app):
     assert_no_exception(app)
     assert all(row.input is None for row in job_manager().store.rows(job_id))
     assert app.button(key=f"resume_{job_id}").disabled
+
+
+def test_bulk_tickets_sends_a_stored_run_of_a_gone_process_to_history(new_app):
+    app = new_app()
+    job_id = _interrupted_run(app, count=2, unanswered=1, prefix="elsewhere")
+    job_manager().store.mark_interrupted()
+    app.query_params["job"] = job_id
+    app.switch_page("pages/bulk_tickets.py").run()
+    assert_no_exception(app)
+    assert any(f"Run {job_id} is interrupted" in w.value for w in app.warning)
