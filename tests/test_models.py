@@ -1,9 +1,15 @@
 """Row validation: what a user sees when a row cannot be sent, and what is sent when it can."""
 
+import pandas as pd
+import pydantic
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from commbox_core.fields import Kind
-from commbox_core.models import RowDefaults, build_request, describe_problems, parse_flag
+from commbox_core.csv_io import InputTable
+from commbox_core.fields import Kind, fields_for
+from commbox_core.models import RowDefaults, TicketRequest, build_request, describe_problems, parse_flag
+from commbox_core.prepare import prepare_rows
 
 DEMO = RowDefaults(brand="demo", channel_id="demo-channel")
 
@@ -90,3 +96,63 @@ def test_agent_payload_never_carries_customer_only_fields():
 def test_parse_flag(raw, expected):
     value, problem = parse_flag(raw, default=None)
     assert problem is None and value is expected
+
+
+# ---- the fast ways give exactly what the plain ways give ----------------------------------------
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"brand": "demo", "username": "john.d", "oneTimeUse": True, "overrideUserInfo": False},
+        {"brand": "demo", "uniqueId": "000123", "email": "a@b.io", "phone1": "+44 20 7946 0000", "channelId": "c",
+         "firstName": "דנה", "remark": "r", "oneTimeUse": False, "overrideUserInfo": True},
+    ],
+)
+def test_a_request_from_checked_values_is_the_validated_one(values):
+    kind = Kind.AGENT if "username" in values else Kind.CUSTOMER
+    fast, validated = TicketRequest.from_checked(kind, values), TicketRequest(kind=kind, **values)
+    assert fast == validated and hash(fast) == hash(validated) and repr(fast) == repr(validated)
+    assert fast.model_fields_set == validated.model_fields_set
+    assert fast.model_dump(mode="json") == validated.model_dump(mode="json")
+    assert fast.payload() == validated.payload()
+    assert TicketRequest.model_validate(fast.model_dump(mode="json")) == fast
+    with pytest.raises(pydantic.ValidationError):
+        fast.brand = "other"  # frozen, as validated requests are
+
+
+CELLS = st.sampled_from([
+    "", " ", "demo", " demo ", "john.d", "a@b.io", "john@@example", "x@y.test", "+44 20 7946 0000",
+    "0044 20 7946", "4.42079E+11", "020 7946 0000", "+1 (212) 555-0123", "yes", "no", "maybe", "TRUE",
+    "a\tb", "x" * 256, "c==", "000123", "דנה",
+])
+FIELDS = ("brand", "username", "email", "uniqueId", "firstName", "lastName", "phone1", "remark",
+          "channelId", "oneTimeUse", "overrideUserInfo")
+
+
+@st.composite
+def tables(draw):
+    names = draw(st.lists(st.sampled_from(FIELDS), min_size=1, max_size=6, unique=True))
+    rows = draw(st.lists(st.lists(CELLS, min_size=len(names), max_size=len(names)), min_size=1, max_size=12))
+    frame = pd.DataFrame(rows, columns=names, dtype="str", index=pd.RangeIndex(1, len(rows) + 1))
+    broken = draw(st.sets(st.integers(1, len(rows)), max_size=2))
+    return InputTable(names, names, frame, {row: f"ragged line {row}" for row in broken}, "utf-8", ",")
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tables(), st.sampled_from(list(Kind)), st.sampled_from([None, "demo", " "]), st.sampled_from([None, "c"]),
+       st.booleans())
+def test_prepare_rows_answers_exactly_as_build_request_row_by_row(table, kind, brand, channel, once):
+    defaults = RowDefaults(brand=brand, channel_id=channel, one_time_use=once)
+    mapping = {name: name for name in table.columns}
+    prepared = prepare_rows(table, mapping, kind, defaults)
+    allowed = set(fields_for(kind))
+    assert [p.row for p in prepared] == table.frame.index.tolist()
+    for item in prepared:
+        if item.row in table.row_problems:
+            assert (item.request, item.problem) == (None, table.row_problems[item.row])
+            continue
+        values = {name: table.frame.at[item.row, name] for name in mapping if name in allowed}
+        request, problems = build_request(values, kind, defaults)
+        assert item.request == request and item.problem == describe_problems(problems)
+        if request is not None:
+            assert item.request.model_fields_set == request.model_fields_set
