@@ -120,3 +120,24 @@ def test_bulk_tickets_sends_a_stored_run_of_a_gone_process_to_history(new_app):
     app.switch_page("pages/bulk_tickets.py").run()
     assert_no_exception(app)
     assert any(f"Run {job_id} is interrupted" in w.value for w in app.warning)
+
+
+def test_a_resumed_run_in_progress_counts_the_rows_done_before(new_app):
+    app = new_app()
+    job_id = _interrupted_run(app, count=8, unanswered=3, prefix="counted")
+    job_manager().store.mark_interrupted()
+    config = f"{sandbox_url(app)}/_sandbox/config"
+    requests.post(config, json={"latency_ms": 1500}, timeout=5).raise_for_status()
+    try:
+        app.switch_page("pages/history.py").run()
+        app.selectbox(key="history_run").set_value(job_id).run()
+        app.button(key=f"resume_{job_id}").click().run()
+        assert_no_exception(app)
+        job = job_manager().get(job_id)
+        if not job.finished:  # the three rows left are still in flight: the five done before count
+            assert {m.label: m.value for m in app.metric}["Succeeded"] == "5"
+        wait_for(job)
+    finally:
+        requests.post(config, json={"latency_ms": 0}, timeout=5).raise_for_status()
+    app.run()
+    assert any("Done: all 8 rows got a ticket" in s.value for s in app.success)
