@@ -28,6 +28,9 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--disable-sync", "--no-first-run",
 ]
 START_TIMEOUT_S = 45
+# expect() has its own 5 s default, apart from the page's: a Streamlit rerun on a busy
+# two-core CI machine can take longer than that.
+expect.set_options(timeout=20_000)
 
 
 def _free_port() -> int:
