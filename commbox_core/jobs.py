@@ -19,6 +19,7 @@ from .client import CommBoxClient
 from .errors import ConsoleError
 from .fields import Kind
 from .links import LinkBuilder
+from .outputs import JobOutputs
 from .results import RowResult, RunReport
 from .settings import Settings
 from .audit import CLI_USER, audit_ticket
@@ -26,16 +27,6 @@ from .job_records import job_record, rebuild_prepared, rebuild_table, row_record
 from .store import JobStore
 
 MAX_JOBS_KEPT = 50  # finished jobs kept in memory, newest first
-
-
-@dataclass
-class JobOutputs:
-    """Downloads of a finished job, built once (not on every rerun of a page)."""
-
-    success_csv: bytes
-    errors_csv: bytes
-    xlsx: bytes
-    summary_json: bytes
 
 
 @dataclass
@@ -108,12 +99,10 @@ class Job:
 
     @cached_property
     def outputs(self) -> JobOutputs:
+        """The downloads, each built on first use and once (see outputs.py)."""
         if self.report is None:
             raise ConsoleError("the run has not finished yet")
-        from .export import errors_frame, success_frame, summary_json, to_csv_bytes, to_xlsx_bytes
-
-        success, errors = success_frame(self.table, self.report), errors_frame(self.table, self.report)
-        return JobOutputs(to_csv_bytes(success), to_csv_bytes(errors), to_xlsx_bytes(success, errors), summary_json(self.report))
+        return JobOutputs(self.table, self.report)
 
 
 class JobManager:

@@ -287,3 +287,59 @@ def test_write_outputs_writes_four_private_files_and_tokens_only_where_expected(
     assert TOKEN.encode() not in paths["summary.json"].read_bytes()
     assert read_table(paths["errors.csv"].read_bytes()).frame["error"].tolist() == ["oops ?ta=[removed]"]
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == sorted(paths)
+
+
+# ---- a finished run's downloads: each built on first use, once ----------------------------------
+
+
+def test_job_outputs_build_each_file_on_first_use_and_once(monkeypatch):
+    from commbox_core import outputs as outputs_module
+    from commbox_core.outputs import JobOutputs
+
+    report = make_report([ok(1), failed(2), ok(3)])
+    expected = {
+        "success.csv": to_csv_bytes(success_frame(AGENTS, report)),
+        "errors.csv": to_csv_bytes(errors_frame(AGENTS, report)),
+        "summary.json": summary_json(report),
+    }
+    xlsx_builds = []
+    real_xlsx = outputs_module.to_xlsx_bytes
+    monkeypatch.setattr(outputs_module, "to_xlsx_bytes", lambda *a: xlsx_builds.append(1) or real_xlsx(*a))
+
+    files = JobOutputs(AGENTS, report)
+    assert files.success_csv == expected["success.csv"] and files.errors_csv == expected["errors.csv"]
+    assert files.summary_json == expected["summary.json"]
+    assert not files.built("results.xlsx") and xlsx_builds == []  # the CSVs never wait for the workbook
+    later = files.later("results.xlsx")
+    assert xlsx_builds == []
+    assert later() is files.xlsx is files.file("results.xlsx")  # built on the click, then kept
+    assert xlsx_builds == [1]
+    assert openpyxl.load_workbook(io.BytesIO(files.xlsx)).sheetnames == ["Success", "Errors"]
+    assert files.success_csv is files.success_csv
+    with pytest.raises(KeyError):
+        files.later("tokens.txt")
+
+
+def test_job_outputs_asked_from_many_threads_at_once_build_once(monkeypatch):
+    import threading
+
+    from commbox_core import outputs as outputs_module
+    from commbox_core.outputs import JobOutputs
+
+    builds, gate = [], threading.Event()
+
+    def slow_csv(frame):
+        builds.append(1)
+        gate.wait(5)
+        return b"csv"
+
+    monkeypatch.setattr(outputs_module, "to_csv_bytes", slow_csv)
+    files = JobOutputs(AGENTS, make_report([ok(1)]))
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(files.success_csv)) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    gate.set()
+    for thread in threads:
+        thread.join(5)
+    assert got == [b"csv"] * 6 and builds == [1]
