@@ -76,8 +76,11 @@ def declared_encoding(data: bytes) -> str | None:
     return next((encoding for bom, encoding in _BOM_ENCODINGS if data.startswith(bom)), None)
 
 
-def undeclared_encodings(data: bytes) -> list[str]:
-    """UTF-8 first (unless plainly not), then the Windows code page the text looks like."""
+def undeclared_encodings(data: bytes, filename: str = "") -> list[str]:
+    """UTF-8 first (unless plainly not), then the Windows code page the text looks like.
+
+    Raises InputFileError for text in a code page that cannot be told apart without guessing.
+    """
     if data.isascii():
         return ["utf-8"]
     sample = data[:SNIFF_BYTES]
@@ -85,9 +88,23 @@ def undeclared_encodings(data: bytes) -> list[str]:
     # Hebrew letters are cp1255 0xE0-0xFA and come in runs (whole words); in cp1252 text the same
     # bytes are accented Latin letters, mostly one at a time ("José", "Müller").
     hebrew = sum(len(run) for run in re.findall(rb"[\xe0-\xfa]{3,}", sample))
-    legacy = ["cp1255", "cp1252"] if high and hebrew >= 0.6 * high else ["cp1252"]
+    # Hebrew has no capitals: cp1255's 0xC0-0xDF are vowel points, rare in names, while they are
+    # the capitals of cp1251 Cyrillic, whose small letters share Hebrew's bytes.
+    capitals = len(re.findall(rb"[\xc0-\xdf]", sample))
+    looks_hebrew = high and hebrew >= 0.6 * high and capitals <= 0.1 * high
+    legacy = ["cp1255", "cp1252"] if looks_hebrew else ["cp1252"]
     try:
         codecs.getincrementaldecoder("utf-8")().decode(sample, final=len(data) <= SNIFF_BYTES)
         return ["utf-8", *legacy, "latin-1"]
     except UnicodeDecodeError:
-        return [*legacy, "latin-1"]
+        pass
+    # Non-Latin words in any other encoding (Shift-JIS, GBK, Big5, Cyrillic or Greek code pages,
+    # EBCDIC) are runs of high bytes too: read as cp1252 they would be silent gibberish.
+    in_runs = sum(len(run) for run in re.findall(rb"[\x80-\xff]{3,}", sample))
+    if legacy == ["cp1252"] and in_runs > 0.5 * high:
+        raise InputFileError(
+            f"{describe_file(filename)} is not UTF-8, and its letters are not Western European or Hebrew "
+            "text in a Windows encoding (Japanese, Chinese, Cyrillic or mainframe text?), so reading it "
+            f"would mean guessing. {_SAVE_AS_CSV}"
+        )
+    return [*legacy, "latin-1"]

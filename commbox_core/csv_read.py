@@ -37,7 +37,7 @@ def read_table(
     """Read CSV bytes as text; raise InputFileError with a message fit for the user."""
     refuse_unusable(data, filename, max_bytes)
     declared = declared_encoding(data)
-    for encoding in [declared] if declared else undeclared_encodings(data):
+    for encoding in [declared] if declared else undeclared_encodings(data, filename):
         try:
             return _parse(data, encoding, filename, max_rows)
         except UnicodeDecodeError as exc:
@@ -159,8 +159,8 @@ def _unbroken(reader, filename: str, record_start):
     except csv.Error:
         raise InputFileError(
             f"{describe_file(filename)} cannot be read: the value starting on line {record_start():,} runs on for "
-            f"more than {csv.field_size_limit():,} characters, so a quote (\") there is probably never "
-            "closed. Check the quotes on that line and upload the file again."
+            f"more than {csv.field_size_limit():,} characters: a quote (\") there is never closed, or a cell "
+            "is far longer than any name, e-mail or phone. Check that line and upload the file again."
         ) from None
 
 
