@@ -78,6 +78,10 @@ def main(argv: list[str] | None = None) -> int:
         from .sandbox import main as sandbox_main
 
         return sandbox_main(argv[1:])
+    if argv[:1] == ["bench"]:
+        from .bench import main as bench_main
+
+        return bench_main(argv[1:])
     if argv[:1] == ["jobs"]:
         from .cli_jobs import main as jobs_main
 

@@ -1,0 +1,49 @@
+"""The benchmark runs end to end on tiny sizes and reports every scenario (its timings are not judged here)."""
+
+from __future__ import annotations
+
+import re
+
+from commbox_core import cli
+from commbox_core.bench import SCENARIOS, main
+from commbox_core.bench.sample import sample_csv
+from commbox_core.csv_io import read_table
+
+VERDICT = re.compile(r"^(latency|throttle|cpu|files)\s{2,}.+\s{2,}(PASS|FAIL)$")
+
+
+def table_rows(out: str) -> list[str]:
+    return [line for line in out.splitlines() if VERDICT.match(line)]
+
+
+def test_quick_run_measures_every_scenario_and_prints_a_verdict_for_each(capsys):
+    assert main(["--quick"]) == 0  # --quick judges nothing, so it never fails on its figures
+    out = capsys.readouterr().out
+    assert "command: python -m commbox_core bench --quick" in out
+    assert re.search(r"^machine: \d+ cores, .+, Python 3\.\d+", out, re.MULTILINE)
+    assert re.search(r"^load average at start \(1, 5, 15 min\): [\d.]+ [\d.]+ [\d.]+$", out, re.MULTILINE)
+    assert re.search(r"^load average at the end", out, re.MULTILINE)
+    rows = table_rows(out)
+    assert [row.split()[0] for row in rows] == ["latency", "throttle", "cpu", "files", "files", "files"]
+    assert all(re.search(r"(>=|<=) [\d.]+", row) for row in rows)  # each states its goal
+    assert len(re.findall(r"^\[(PASS|FAIL)\] ", out, re.MULTILINE)) == len(rows)  # and its raw numbers
+
+
+def test_only_runs_the_chosen_scenario_and_bad_usage_is_refused(capsys):
+    assert main(["--quick", "--only", "files"]) == 0
+    assert [row.split()[0] for row in table_rows(capsys.readouterr().out)] == ["files"] * 3
+    assert main(["--only", "everything"]) == 2
+    assert "invalid choice" in capsys.readouterr().err
+    assert set(SCENARIOS) == {"latency", "throttle", "cpu", "files"}
+
+
+def test_the_cli_dispatches_bench(capsys):
+    assert cli.main(["bench", "--help"]) == 0
+    assert "--quick" in capsys.readouterr().out
+
+
+def test_the_sample_file_has_distinct_phones_and_emails_and_a_few_mistakes():
+    frame = read_table(sample_csv(3000)).frame
+    assert frame["Mobile"].is_unique and frame["E-mail"].is_unique and len(frame) == 3000
+    assert frame["Mobile"].str.startswith(("+", "00")).mean() > 0.98
+    assert 0 < (~frame["E-mail"].str.fullmatch(r"[^@]+@[^@]+")).sum() < 60
