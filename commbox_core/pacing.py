@@ -4,7 +4,7 @@
 - A rate limit, fixed (given) or adaptive (found): slots are handed out under a lock but slept
   for outside it, so workers never queue on the lock while they wait (no lock convoy).
 - Adaptive, in the manner of TCP CUBIC, because the API's limit is a tenant setting nobody
-  tells us: a slow start doubles the rate every 100 ms until the first 429; a 429 reveals the
+  tells us: a slow start doubles the rate every 80 ms until the first 429; a 429 reveals the
   limit (the rate we were sending at), and the rate drops just under it; it then climbs back
   to the limit along a concave curve, stays near it, and probes beyond it ever faster, so a
   raised limit is found again too.
@@ -19,7 +19,7 @@ from collections import deque
 from collections.abc import Callable
 
 SLOW_START_RATE = 20.0  # requests/s before anything is known
-DOUBLING_S = 0.15  # slow start doubles the rate this often
+DOUBLING_S = 0.08  # slow start doubles the rate this often (0.15 lost 7% of a 4,000-row run to the ramp)
 KEEP = 0.97  # share of the revealed limit kept after a 429
 SLOW_START_KEEP = 0.5  # the same at the end of the slow start
 RECOVERY_S = 2.0  # time to climb back to the revealed limit

@@ -1,0 +1,102 @@
+"""Pacing against the real sandbox: a limit nobody told the runner is found and respected, and a
+429's Retry-After holds every worker, not only the one that met it."""
+
+from __future__ import annotations
+
+import threading
+
+from commbox_core.bulk import BulkRunner, PreparedRow
+from commbox_core.client import CommBoxClient
+from commbox_core.fields import Kind
+from commbox_core.links import LinkBuilder
+from commbox_core.models import RowDefaults, build_request
+from commbox_core.pacing import Pacer
+
+DEFAULTS = RowDefaults(brand="demo", channel_id="demo-channel")
+
+
+def customers(count: int, prefix: str = "p") -> list[PreparedRow]:
+    return [PreparedRow(n, build_request({"uniqueId": f"{prefix}{n}"}, Kind.CUSTOMER, DEFAULTS)[0])
+            for n in range(1, count + 1)]
+
+
+class RecordingPacer(Pacer):
+    """The product's Pacer, noting on its own clock when each send was allowed (under its lock,
+    the moment it decided) and when each 429 closed the gate."""
+
+    def __init__(self):
+        super().__init__(None)
+        self.sends: list[float] = []
+        self.refusals: list[tuple[float, float, float | None]] = []  # (before, after, Retry-After)
+        self._record = threading.Lock()
+
+    def _note_send(self, now):
+        super()._note_send(now)
+        self.sends.append(now)
+
+    def on_throttled(self, retry_after, sent_at):
+        before = self.now()
+        super().on_throttled(retry_after, sent_at)
+        with self._record:
+            self.refusals.append((before, self.now(), retry_after))
+
+
+def run(sandbox, rows, *, concurrency=16, pacer=None):
+    settings = sandbox.settings()
+    client = CommBoxClient.from_settings(settings)
+    runner = BulkRunner(client, LinkBuilder(settings), concurrency=concurrency)
+    if pacer is not None:
+        runner.pacer = pacer
+    try:
+        return runner, runner.run(rows, Kind.CUSTOMER)
+    finally:
+        client.close()
+
+
+def test_a_limit_nobody_told_the_runner_is_found_every_row_succeeds_and_429s_stay_few(sandbox):
+    sandbox.configure(rate_limit=80)  # Retry-After: the wait rounded to seconds, so 0 here
+    runner, report = run(sandbox, customers(400), concurrency=32)
+    stats = sandbox.stats()
+    assert len(report.succeeded) == 400
+    refused = stats["responses"].get("429", 0)
+    assert stats["ticket_requests"] == report.requests_sent == 400 + refused
+    assert 0 < refused <= 0.05 * stats["ticket_requests"]  # it did meet the limit, and backed off at once
+    assert runner.pacer.throttled == refused
+    assert runner.pacer.rate < 2 * 80  # it settled near the limit rather than beyond it
+
+
+def test_a_retry_after_gate_holds_every_worker_until_it_opens(sandbox):
+    # One request a second and "come back in 1 s": every 429 closes the gate for all workers.
+    sandbox.configure(rate_limit=1, retry_after="1")
+    pacer = RecordingPacer()
+    _, report = run(sandbox, customers(4, "gate"), concurrency=4, pacer=pacer)
+    assert len(report.succeeded) == 4
+    assert pacer.refusals and all(retry_after == 1 for *_, retry_after in pacer.refusals)
+    for before, after, retry_after in pacer.refusals:
+        # Surely inside the gate: after it closed, and before it could open again.
+        held = [sent for sent in pacer.sends if after < sent < before + retry_after]
+        assert held == [], f"a worker sent {held[0] - before:.3f} s into a {retry_after} s Retry-After"
+    # Without the shared gate, each worker would retry on its own quick back-off, meeting dozens of 429s.
+    assert len(pacer.refusals) <= 2 * 4
+
+
+def test_waiting_workers_never_hold_the_pacer(sandbox):
+    """Workers sleep outside the lock: while all of them wait for a closed gate, answers can
+    still be recorded at once (no lock convoy)."""
+    pacer = Pacer(None)
+    pacer.on_throttled(2.0, pacer.now())
+    stop = threading.Event()
+    waiting = [threading.Thread(target=pacer.acquire, args=(stop,), daemon=True) for _ in range(8)]
+    for worker in waiting:
+        worker.start()
+    try:
+        for _ in range(20):
+            assert pacer._lock.acquire(timeout=0.5)
+            pacer._lock.release()
+            pacer.on_success()
+        assert all(worker.is_alive() for worker in waiting)  # still held by the gate
+    finally:
+        stop.set()
+        for worker in waiting:
+            worker.join(5)
+    assert not any(worker.is_alive() for worker in waiting)  # a stop releases them all
