@@ -3,9 +3,10 @@
 phonenumbers.parse costs about 80 µs a number, and a file of people has as many distinct numbers
 as rows. But whether a number is possible depends only on its country code and the length of its
 national number. So a number written plainly (`+` or `00`, the country code, then digits with
-spaces, dashes, dots, slashes or brackets) is split here as phonenumbers would split it, and the
-answer is cached by (country code, length). Anything else, and every number that is not possible,
-goes through phonenumbers itself, so every message stays exactly what it always was.
+spaces, dashes, dots, slashes or brackets) is split here as phonenumbers would split it (with its
+own step that drops a trunk prefix, the 0 of "+44 (0)20"), and the answer is cached by (country
+code, length). Anything else, and every number that is not possible, goes through phonenumbers
+itself, so every message stays exactly what it always was.
 tests/test_phones.py checks that both ways agree on every country code and length and on
 generated numbers.
 """
@@ -19,12 +20,13 @@ from functools import lru_cache
 import phonenumbers
 import pyarrow as pa
 import pyarrow.compute as pc
+from phonenumbers import phonenumberutil
 
 # What Excel does to a long number it was not told is text: 4.42079E+11.
 _SCIENTIFIC = re.compile(r"^[+-]?\d+(?:[.,]\d+)?[eE][+-]?\d+$")
 _PHONE_CHARS = re.compile(r"^[+\d\s().\-/]+$")
 # ASCII only: phonenumbers also reads other scripts' digits, which the fast path leaves to it.
-_PLAIN = re.compile(r"\+[0-9][0-9 ().\-/]*[0-9]")
+_PLAIN = re.compile(r"\+[0-9][0-9 ().\-/]*")  # phonenumbers trims what trails the last digit
 _NOT_DIGIT = re.compile(r"[^0-9]")
 BATCH = 8192
 # Short-lived buffers go to malloc, which hands them back at once; Arrow's default pool keeps them.
@@ -32,6 +34,12 @@ _POOL = pa.system_memory_pool()
 _MAX_COUNTRY_CODE_DIGITS = 3
 _MIN_NATIONAL_DIGITS = 2  # phonenumbers refuses shorter national numbers outright
 _MAX_NATIONAL_DIGITS = 17  # ... and longer ones
+# parse keeps the number as written when dropping the trunk prefix would leave one of these.
+_KEEP_UNSTRIPPED = (
+    phonenumbers.ValidationResult.TOO_SHORT,
+    phonenumbers.ValidationResult.IS_POSSIBLE_LOCAL_ONLY,
+    phonenumbers.ValidationResult.INVALID_LENGTH,
+)
 
 
 def phone_problem(text: str) -> str | None:
@@ -71,12 +79,23 @@ def _possible_digits(digits: str) -> bool:
         return False
     country_code, size = split
     national = digits[size:]
-    if len(digits) <= 2 or not _MIN_NATIONAL_DIGITS <= len(national) <= _MAX_NATIONAL_DIGITS:
+    if len(digits) <= 2 or len(national) < _MIN_NATIONAL_DIGITS:
         return False
-    prefix = _national_prefix(country_code)
-    if prefix is not None and prefix.match(national):
-        return False  # parse may strip a trunk prefix like the 0 of "+44 (0)20": let it decide
+    if _national_prefix(country_code) is not None and _national_prefix(country_code).match(national):
+        national = _without_trunk_prefix(national, country_code)
+    if not _MIN_NATIONAL_DIGITS <= len(national) <= _MAX_NATIONAL_DIGITS:
+        return False
     return _possible_length(country_code, len(national))
+
+
+def _without_trunk_prefix(national: str, country_code: int) -> str:
+    """The national number after parse's own step that drops a trunk prefix (the 0 of
+    "+44 (0)20"): phonenumbers' function, and parse's rule for keeping its result."""
+    metadata = _metadata(country_code)
+    _, stripped, _ = phonenumberutil._maybe_strip_national_prefix_carrier_code(national, metadata)
+    if phonenumberutil._test_number_length(stripped, metadata) in _KEEP_UNSTRIPPED:
+        return national
+    return stripped
 
 
 @lru_cache(maxsize=None)
@@ -91,10 +110,15 @@ def _country_code(head: str) -> tuple[int, int] | None:
 
 
 @lru_cache(maxsize=None)
+def _metadata(country_code: int):
+    region = phonenumbers.region_code_for_country_code(country_code)
+    return phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(country_code, region)
+
+
+@lru_cache(maxsize=None)
 def _national_prefix(country_code: int) -> re.Pattern | None:
     """The pattern phonenumbers strips as a national (trunk) prefix when parsing, if any."""
-    region = phonenumbers.region_code_for_country_code(country_code)
-    metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(country_code, region)
+    metadata = _metadata(country_code)
     pattern = metadata.national_prefix_for_parsing if metadata is not None else None
     return re.compile(pattern) if pattern else None
 

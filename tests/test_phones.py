@@ -44,8 +44,8 @@ def test_every_country_code_and_length_agrees_with_phonenumbers():
                     fast += _plainly_possible(text)
     assert phone_problems(texts) == expected  # the vectorised way too
     assert checked > 40_000
-    # Not vacuous: the fast path answers a good share (the rest start with a trunk prefix or "+ ").
-    assert fast > accepted // 4, (fast, accepted)
+    # Not vacuous: the fast path answers most (the rest are written "+ 44").
+    assert fast > accepted // 2, (fast, accepted)
 
 
 @settings(max_examples=1500, deadline=None)
@@ -63,7 +63,11 @@ def test_numbers_built_from_real_country_codes_agree_with_phonenumbers(cc, natio
     assert phone_problem(text) == parsed_phone_problem(text) == phone_problems([text])[0]
 
 
-@pytest.mark.parametrize("text", ["+44 20 7946 0000", "0044 20 7946 0000", "+972-54-123-4567", "+1 (212) 555-0123"])
+@pytest.mark.parametrize(
+    "text",
+    ["+44 20 7946 0000", "0044 20 7946 0000", "+972-54-123-4567", "+1 (212) 555-0123", "+44 (0)20 7946 0000",
+     "+33 (0)6 12 34 56 78", "+39 06 1234 5678"],
+)
 def test_plain_numbers_take_the_fast_path(text):
     assert _plainly_possible(text)
     assert phone_problem(text) is None
@@ -71,7 +75,7 @@ def test_plain_numbers_take_the_fast_path(text):
     assert phone_problems([]) == []
 
 
-@pytest.mark.parametrize("text", ["+44 (0)20 7946 0000", "+1 1 212 555 0123", "+٤٤ 20 7946 0000"])
+@pytest.mark.parametrize("text", ["+٤٤ 20 7946 0000", "+ 44 20 7946 0000", "(+44) 20 7946 0000", "+44 20 7946 0000 ext 1"])
 def test_numbers_phonenumbers_must_read_itself_are_left_to_it(text):
     assert not _plainly_possible(text)
     assert phone_problem(text) == parsed_phone_problem(text)
