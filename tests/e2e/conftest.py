@@ -56,13 +56,20 @@ def dashboard_url() -> Iterator[str]:
         _wait_healthy(url, server)
         yield url
     finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_server(server)
         log.close()
+
+
+def stop_server(server: subprocess.Popen) -> None:
+    """Ask the server to stop; kill it if it has not within 10 s."""
+    if server.poll() is not None:
+        return
+    server.terminate()
+    try:
+        server.wait(10)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
 
 
 def _wait_healthy(url: str, server: subprocess.Popen) -> None:

@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 from commbox_core.auth import hash_password
 from commbox_core.sandbox import SandboxConfig, SandboxServer
 
-from .conftest import ARTIFACTS, ROOT, _free_port, _wait_healthy, screenshot, wait_for_app
+from .conftest import ARTIFACTS, ROOT, _free_port, _wait_healthy, screenshot, stop_server, wait_for_app
 
 KEY = "E2E-GATE-CANARY-KEY-91ab"
 PASSWORD = "e2e gate password"
@@ -47,12 +47,7 @@ def gated_url(tmp_path_factory) -> Iterator[str]:
                 _wait_healthy(url, server)
                 yield url
             finally:
-                server.terminate()
-                try:
-                    server.wait(10)
-                except subprocess.TimeoutExpired:
-                    server.kill()
-                    server.wait()
+                stop_server(server)
 
 
 def test_a_deep_link_on_a_fresh_server_shows_only_the_sign_in(page, gated_url):

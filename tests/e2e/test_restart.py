@@ -15,7 +15,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from .conftest import ARTIFACTS, ROOT, _free_port, _wait_healthy, screenshot, wait_for_app
+from .conftest import ARTIFACTS, ROOT, _free_port, _wait_healthy, screenshot, stop_server, wait_for_app
 from .test_dashboard import open_page, sandbox_url, start_run, upload
 from ..support import wait_until
 
@@ -82,10 +82,5 @@ def test_a_run_cut_short_by_a_server_restart_is_resumed_from_history(page, tmp_p
         wait_until(finished, timeout=30)
     finally:
         for server in (first, second):
-            if server is not None and server.poll() is None:
-                server.terminate()
-                try:
-                    server.wait(10)
-                except subprocess.TimeoutExpired:
-                    server.kill()
-                    server.wait()
+            if server is not None:
+                stop_server(server)
