@@ -5,9 +5,11 @@
   for outside it, so workers never queue on the lock while they wait (no lock convoy).
 - Adaptive, in the manner of TCP CUBIC, because the API's limit is a tenant setting nobody
   tells us: a slow start doubles the rate every 80 ms until the first 429; a 429 reveals the
-  limit (the rate we were sending at), and the rate drops just under it; it then climbs back
-  to the limit along a concave curve, stays near it, and probes beyond it ever faster, so a
-  raised limit is found again too.
+  limit (the rate we were sending at when the refused request went), and the rate drops just
+  under it; it then climbs back to the limit along a concave curve, stays near it, and probes
+  beyond it ever faster, so a raised limit is found again too.
+- A slot handed out before a cut is not used after it: at the old rate it would only meet
+  another 429 (this took a 100 rps run from 13-16 429s in 1,000 rows to 4).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from collections.abc import Callable
 SLOW_START_RATE = 20.0  # requests/s before anything is known
 DOUBLING_S = 0.08  # slow start doubles the rate this often (0.15 lost 7% of a 4,000-row run to the ramp)
 KEEP = 0.97  # share of the revealed limit kept after a 429
-SLOW_START_KEEP = 0.5  # the same at the end of the slow start
+SLOW_START_KEEP = 0.7  # the same at the end of the slow start (its estimate is of a rate still growing)
 RECOVERY_S = 2.0  # time to climb back to the revealed limit
 MIN_RATE = 0.2
 WINDOW_S = 1.0
@@ -99,12 +101,15 @@ class Pacer:
                     if start <= now:
                         self._note_send(now)
                         return True
+                    cut = self._last_cut
             if stop.wait(start - now if reserved else horizon):
                 return False
             if reserved:
-                with self._lock:  # the gate may have closed while this worker slept
+                with self._lock:
                     now = self._clock()
-                    if self._gate_until <= now:
+                    # The gate may have closed while this worker slept; and a slot handed out
+                    # before a cut belongs to the old rate: sent anyway, it only meets another 429.
+                    if self._gate_until <= now and self._last_cut == cut:
                         self._note_send(now)
                         return True
         return False
@@ -139,7 +144,7 @@ class Pacer:
             if not self.adaptive or sent_at < self._last_cut + SETTLE_S:
                 return  # already accounted for by the last cut
             # Sending at r while a share q is refused: the limit is about r * (1 - q).
-            revealed = min(self.rate or math.inf, self._recent_send_rate(now)) * (1 - self._refused_share(now))
+            revealed = min(self.rate or math.inf, self._send_rate_at(sent_at, now)) * (1 - self._refused_share(now))
             # Slow start overshoots by up to one doubling: drop well below, climb back fast.
             floor = (SLOW_START_KEEP if self._revealed is None else KEEP) * revealed
             self._revealed, self._floor = revealed, max(MIN_RATE, floor)
@@ -152,11 +157,13 @@ class Pacer:
         return self._clock()
 
     # -- measurements ----------------------------------------------------------------
-    def _recent_send_rate(self, now: float) -> float:
-        """Requests actually sent per second lately (the limiter's rate runs ahead of it)."""
-        since = max(now - RECENT_S, self._first_send if self._first_send is not None else now)
-        span = max(now - since, 1e-3)
-        return max(MIN_RATE, sum(1 for t in self._sends if t >= since) / span)
+    def _send_rate_at(self, sent_at: float, now: float) -> float:
+        """Requests actually sent per second just before the refused one was sent. Not up to
+        now: with latency, the rate has grown since, and what it was then is what met the limit."""
+        until = min(max(sent_at, now - WINDOW_S + RECENT_S), now)  # the sends kept reach WINDOW_S back
+        since = max(until - RECENT_S, self._first_send if self._first_send is not None else until)
+        span = max(until - since, 1e-3)
+        return max(MIN_RATE, sum(1 for t in self._sends if since <= t <= until) / span)
 
     def _refused_share(self, now: float) -> float:
         """The share of recent answers that were 429s."""

@@ -30,7 +30,8 @@ def main(argv: list[str]) -> int:
         return 2 if exc.code else 0  # a usage error, or --help
     chosen = [s for s in SCENARIOS if s in (args.only or SCENARIOS)]
     sizes = network.QUICK if args.quick else network.FULL
-    command = "python -m commbox_core bench" + " --quick" * args.quick + "".join(f" --only {s}" for s in args.only or ())
+    options = " --quick" * args.quick + "".join(f" --only {s}" for s in args.only or ())
+    command = f"python -m commbox_core bench{options}"
     print(header(command), flush=True)
     if args.quick:
         print("quick: sizes far too small to judge the goals by; the verdicts below only show the shape", flush=True)

@@ -44,7 +44,8 @@ def files(rows: int, repeats: int) -> list[Finding]:
         Finding("files", "speed over a naive per-row loop with the same libraries", f"{faster:.1f}x", ">= 2x",
                 faster >= 2, f"naive loop {naive_s:.2f} s, console {console_s:.2f} s"),
         Finding("files", "peak memory over read_csv's", f"{heavier:.2f}x", "<= 3x", heavier <= 3,
-                f"peak RSS growth: console {memory['console'] / 1e6:.0f} MB, read_csv {memory['read_csv'] / 1e6:.0f} MB "
+                f"peak RSS growth: console {memory['console'] / 1e6:.0f} MB, "
+                f"read_csv {memory['read_csv'] / 1e6:.0f} MB "
                 f"(the DataFrame itself holds {memory['frame'] / 1e6:.0f} MB)"),
     ]
 

@@ -63,4 +63,5 @@ def table(findings: list[Finding]) -> str:
 def line(finding: Finding) -> str:
     """One finding as soon as it is measured, with its raw numbers."""
     verdict = "PASS" if finding.passed else "FAIL"
-    return f"[{verdict}] {finding.scenario}: {finding.measure}: {finding.measured} (goal {finding.goal}); {finding.details}"
+    figure = f"{finding.measured} (goal {finding.goal})"
+    return f"[{verdict}] {finding.scenario}: {finding.measure}: {figure}; {finding.details}"
