@@ -76,6 +76,16 @@ class Job:
             self._thread.join(timeout)
         return self.finished
 
+    def counts(self) -> tuple[int, int, int]:
+        """(rows, succeeded, failed) so far; a resumed run counts its outcomes from before the restart."""
+        total = len(self.prepared)
+        if self.report is not None:
+            summary = self.report.summary()
+            return total, summary["succeeded"], summary["failed"]
+        progress = self.progress()
+        earlier_ok = sum(r.ok for r in self.earlier.values())
+        return total, progress.ok + earlier_ok, progress.failed + len(self.earlier) - earlier_ok
+
     def results(self) -> list[RowResult]:
         """Results so far (all of them once finished), ordered by row."""
         if self.report is not None:

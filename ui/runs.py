@@ -48,12 +48,7 @@ def open_run(job_id: str | None) -> None:
 def run_summary(job: Job, *, counts: bool = True) -> None:
     """Status headline and counts of a run, finished or not (counts=False: the caller shows
     live counts itself)."""
-    progress = job.progress()
-    summary = job.report.summary() if job.report is not None else None
-    total = len(job.prepared)
-    earlier_ok = sum(r.ok for r in job.earlier.values())  # a resumed run: outcomes from before the restart
-    ok = summary["succeeded"] if summary else progress.ok + earlier_ok
-    failed = summary["failed"] if summary else progress.failed + len(job.earlier) - earlier_ok
+    total, ok, failed = job.counts()
     purpose = "" if job.purpose == "run" else f" · {PURPOSE_LABELS.get(job.purpose, job.purpose)} of run {job.parent_id}"
     st.caption(
         f"Run **{job.id}** · {inert(job.source_name or 'no file name')} · {job.kind}s · "
@@ -83,10 +78,7 @@ def run_summary(job: Job, *, counts: bool = True) -> None:
 def _counts(job: Job) -> None:
     progress = job.progress()
     summary = job.report.summary() if job.report is not None else None
-    total = len(job.prepared)
-    earlier_ok = sum(r.ok for r in job.earlier.values())  # a resumed run: outcomes from before the restart
-    ok = summary["succeeded"] if summary else progress.ok + earlier_ok
-    failed = summary["failed"] if summary else progress.failed + len(job.earlier) - earlier_ok
+    total, ok, failed = job.counts()
     columns = st.columns(4)
     columns[0].metric("Rows", f"{total:,}")
     columns[1].metric("Succeeded", f"{ok:,}")
