@@ -116,6 +116,9 @@ def test_a_request_from_checked_values_is_the_validated_one(values):
     assert fast.model_dump(mode="json") == validated.model_dump(mode="json")
     assert fast.payload() == validated.payload()
     assert TicketRequest.model_validate(fast.model_dump(mode="json")) == fast
+    changed = fast.model_copy(update={"remark": "changed"})
+    assert changed.remark == "changed" and "remark" in changed.model_fields_set
+    assert fast.model_fields_set == validated.model_fields_set  # shared with other requests: untouched
     with pytest.raises(pydantic.ValidationError):
         fast.brand = "other"  # frozen, as validated requests are
 
