@@ -161,7 +161,7 @@ class CommBoxClient:
             answer = self._attempt(payload)
             if answer.code is None:
                 if pacer:
-                    pacer.on_success()
+                    pacer.on_success(sent_at)
                 return TicketOutcome(
                     True, answer.token, http_status=answer.status, attempts=attempts,
                     issued_at=datetime.now(UTC),
