@@ -51,17 +51,25 @@ def header(command: str) -> str:
     ])
 
 
-def table(findings: list[Finding]) -> str:
+NOT_JUDGED = "not judged"  # what --quick says instead of PASS/FAIL: its sizes are too small
+
+
+def verdict(finding: Finding, judged: bool = True) -> str:
+    if not judged:
+        return NOT_JUDGED
+    return "PASS" if finding.passed else "FAIL"
+
+
+def table(findings: list[Finding], judged: bool = True) -> str:
     rows = [("scenario", "measure", "measured", "goal", "result")]
-    rows += [(f.scenario, f.measure, f.measured, f.goal, "PASS" if f.passed else "FAIL") for f in findings]
+    rows += [(f.scenario, f.measure, f.measured, f.goal, verdict(f, judged)) for f in findings]
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(lines)
 
 
-def line(finding: Finding) -> str:
+def line(finding: Finding, judged: bool = True) -> str:
     """One finding as soon as it is measured, with its raw numbers."""
-    verdict = "PASS" if finding.passed else "FAIL"
     figure = f"{finding.measured} (goal {finding.goal})"
-    return f"[{verdict}] {finding.scenario}: {finding.measure}: {figure}; {finding.details}"
+    return f"[{verdict(finding, judged)}] {finding.scenario}: {finding.measure}: {figure}; {finding.details}"
