@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
@@ -62,9 +63,20 @@ def downloads(monkeypatch) -> Callable:
         stored[file_id] = path_or_data if isinstance(path_or_data, bytes) else Path(path_or_data).read_bytes()
         return file_id
 
+    deferred: dict[str, Callable] = {}  # file id -> what Streamlit calls when the button is clicked
+    original_deferred = MediaFileManager.add_deferred
+
+    def remember_deferred(self, data_callable, *args, **kwargs):
+        file_id = original_deferred(self, data_callable, *args, **kwargs)
+        deferred[file_id] = data_callable
+        return file_id
+
     monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", remember)
+    monkeypatch.setattr(MediaFileManager, "add_deferred", remember_deferred)
 
     def content(button) -> bytes:
+        if button.proto.deferred_file_id:  # built on the click, as the browser's click would
+            return deferred[button.proto.deferred_file_id]()
         file_id = button.proto.url.rsplit("/", 1)[-1].split(".", 1)[0]
         return stored[file_id]
 

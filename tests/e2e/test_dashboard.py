@@ -6,7 +6,9 @@ from __future__ import annotations
 import csv
 import io
 import re
+from pathlib import Path
 
+import openpyxl
 import pytest
 import requests
 from playwright.sync_api import expect
@@ -50,11 +52,16 @@ def start_run(page, tickets: int) -> None:
     expect(page).to_have_url(re.compile(r"[?&]job=[0-9a-f]+"))
 
 
-def download(page, tmp_path, label: str) -> list[dict[str, str]]:
+def download_file(page, tmp_path, label: str) -> Path:
     with page.expect_download() as caught:
         page.locator("[data-testid='stDownloadButton']").filter(has_text=label).click()
     path = tmp_path / label
     caught.value.save_as(path)
+    return path
+
+
+def download(page, tmp_path, label: str) -> list[dict[str, str]]:
+    path = download_file(page, tmp_path, label)
     return list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
 
 
@@ -79,6 +86,8 @@ def test_bulk_runs_for_agents_and_customers_export_links_the_sandbox_accepts(pag
     link.close()
     errors = download(page, tmp_path, "errors.csv")
     assert [(r["row"], r["error_code"]) for r in errors] == [("3", "not_found"), ("4", "invalid")]
+    workbook = openpyxl.load_workbook(download_file(page, tmp_path, "results.xlsx"))  # built on the click
+    assert workbook.sheetnames == ["Success", "Errors"] and workbook["Success"].max_row == 3
 
     page.get_by_role("button", name="New upload").click()
     page.get_by_text("Customers: chat links").click()
