@@ -1,7 +1,8 @@
 """BulkRunner: a pool of worker threads that turns prepared rows into RowResults.
 
 Every input row ends in exactly one RowResult, keyed by its row number: invalid rows at once,
-sent rows when their answer lands, and rows never sent (401 stop, cancel) as not_attempted.
+sent rows when their answer lands, and rows never sent (401 stop, CommBox unreachable, cancel)
+as not_attempted.
 """
 
 from __future__ import annotations
@@ -20,6 +21,11 @@ from .links import LinkBuilder
 from .models import TicketRequest
 from .pacing import Pacer
 from .results import RowResult, RunReport, fingerprint
+
+# Rows in a row that failed to reach CommBox after every retry, with no answer in between, before
+# the run stops: at least this many, and at least one per worker (a whole wave of them).
+UNREACHABLE_AFTER = 8
+_STOPPED_STATES = {"cancelled": "cancelled", "unauthorized": "stopped", "unreachable": "stopped"}
 
 
 @dataclass(slots=True)
@@ -83,6 +89,8 @@ class BulkRunner:
         self.links = links
         self.concurrency = max(1, concurrency)
         self.pacer = Pacer(rate_limit, adaptive=adaptive)
+        self.unreachable_after = max(UNREACHABLE_AFTER, self.concurrency)
+        self._unanswered = 0  # rows ended by network failures since CommBox last answered
         self.on_result = on_result
         self._stop = threading.Event()
         self._stop_reason: str | None = None
@@ -144,7 +152,7 @@ class BulkRunner:
                 self._record(results, RowResult(prepared.row, False, ErrorCode.NOT_ATTEMPTED, _why_not_sent(reason)))
         with self._lock:
             self._finished = time.monotonic()
-            self._state = {"cancelled": "cancelled", "unauthorized": "stopped"}.get(reason or "", "finished")
+            self._state = _STOPPED_STATES.get(reason or "", "finished")
             requests_sent = self._requests
         return RunReport(
             kind=kind,
@@ -172,8 +180,15 @@ class BulkRunner:
                 continue  # stopped while waiting for a slot: filled in after the run
             with self._lock:
                 self._requests += outcome.attempts
+                reached = outcome.error_code is not ErrorCode.NETWORK
+                self._unanswered = 0 if reached else self._unanswered + 1
+                unreachable = self._unanswered >= self.unreachable_after
             if outcome.error_code is ErrorCode.UNAUTHORIZED:
                 self._halt("unauthorized")  # every other row would fail the same way
+            elif unreachable:
+                # Down, or the wrong address: waiting out every retry of every other row would
+                # take minutes and end the same way. The rows left can be sent again later.
+                self._halt("unreachable")
             self._record(results, result_from_outcome(prepared.row, prepared.request, outcome, self.links))
 
     def _record(self, results: dict[int, RowResult], result: RowResult) -> None:
@@ -191,6 +206,8 @@ class BulkRunner:
 def _why_not_sent(reason: str | None) -> str:
     if reason == "unauthorized":
         return "not sent: the run stopped because CommBox refused the API key (401)"
+    if reason == "unreachable":
+        return "not sent: the run stopped because CommBox could not be reached (the rows before it failed to connect)"
     if reason == "cancelled":
         return "not sent: the run was cancelled"
     return "not sent"

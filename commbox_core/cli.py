@@ -215,6 +215,10 @@ def report_outcome(out: Path, table, report) -> int:
     if report.stopped_reason == "unauthorized":
         _say("error: CommBox refused the API key (401); the run stopped and unsent rows are in errors.csv")
         return 2
+    if report.stopped_reason == "unreachable":
+        _say("error: CommBox could not be reached (check COMMBOX_API_URL and the network); the run stopped "
+             "and unsent rows are in errors.csv")
+        return 2
     if report.stopped_reason == "cancelled":
         return 130
     return 0 if summary["failed"] == 0 else 1

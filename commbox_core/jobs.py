@@ -59,7 +59,8 @@ class Job:
             return "failed"
         if self.report is None:
             return "running" if self._thread and self._thread.is_alive() else "queued"
-        return {"cancelled": "cancelled", "unauthorized": "stopped"}.get(self.report.stopped_reason or "", "done")
+        reason = self.report.stopped_reason or ""
+        return {"cancelled": "cancelled", "unauthorized": "stopped", "unreachable": "unreachable"}.get(reason, "done")
 
     @property
     def finished(self) -> bool:

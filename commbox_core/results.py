@@ -46,7 +46,7 @@ class RunReport:
     started_at: datetime
     finished_at: datetime
     requests_sent: int = 0
-    stopped_reason: str | None = None  # "unauthorized", "cancelled" or None
+    stopped_reason: str | None = None  # "unauthorized", "unreachable", "cancelled" or None
 
     @property
     def succeeded(self) -> list[RowResult]:

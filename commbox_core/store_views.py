@@ -10,7 +10,7 @@ import pandas as pd
 from .store import StoredJob, StoredRow
 from .views import PURPOSE_LABELS, STATUS_LABELS, format_duration, local_time, outcome_frame
 
-RESUMABLE = frozenset({"interrupted", "cancelled", "stopped", "failed"})
+RESUMABLE = frozenset({"interrupted", "cancelled", "stopped", "unreachable", "failed"})
 STORED_STATUS_LABELS = STATUS_LABELS | {"interrupted": "interrupted: resume it"}
 RUN_COLUMNS = ["run", "started", "file", "kind", "purpose", "status", "rows", "succeeded", "failed", "unsent",
                "duration", "started by", "follows up"]

@@ -238,6 +238,7 @@ STATUS_LABELS = {
     "done": "done",
     "cancelled": "cancelled",
     "stopped": "stopped: API key refused",
+    "unreachable": "stopped: CommBox unreachable",
     "failed": "failed",
 }
 PURPOSE_LABELS = {"run": "run", "retry": "retry of failed rows", "reissue": "re-issue of expired links"}

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 
 import requests
 
-from commbox_core.bulk import BulkRunner, PreparedRow
+from commbox_core.bulk import UNREACHABLE_AFTER, BulkRunner, PreparedRow
 from commbox_core.client import CommBoxClient
 from commbox_core.errors import ErrorCode
 from commbox_core.fields import Kind
@@ -84,6 +85,35 @@ def test_a_401_stops_the_whole_run(sandbox):
     assert sandbox.stats()["ticket_requests"] <= 4
     not_sent = next(r for r in report.results if r.error_code is ErrorCode.NOT_ATTEMPTED)
     assert "401" in not_sent.error
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]  # bound, never listening: connection refused
+
+
+def test_an_unreachable_api_stops_the_run_after_a_wave_of_failures_not_after_every_row(sandbox):
+    settings = sandbox.settings(max_retries=1).replace(api_url=f"http://127.0.0.1:{closed_port()}")
+    runner = runner_for(settings, concurrency=4)
+    report = runner.run(agent_rows(DEMO_AGENTS * 20), Kind.AGENT)
+    codes = [r.error_code for r in report.results]
+    assert len(codes) == 120 and not report.succeeded
+    assert set(codes) == {ErrorCode.NETWORK, ErrorCode.NOT_ATTEMPTED}
+    assert UNREACHABLE_AFTER <= codes.count(ErrorCode.NETWORK) < UNREACHABLE_AFTER + 4  # + those in flight
+    assert report.stopped_reason == "unreachable" and runner.progress().state == "stopped"
+    not_sent = next(r for r in report.results if r.error_code is ErrorCode.NOT_ATTEMPTED)
+    assert "could not be reached" in not_sent.error
+
+
+def test_an_answer_in_between_keeps_a_flaky_run_going(sandbox):
+    """Network failures broken up by answers (even refusals) prove CommBox is there: no stop."""
+    usernames = (["ghost"] + DEMO_AGENTS[:1]) * 30  # 404s and successes, all reached
+    sandbox.configure(drop_rate=0.15)  # 8 drops in a row, or none at all: each about 1 run in 100,000
+    report = runner_for(sandbox.settings(max_retries=0), concurrency=2).run(agent_rows(usernames), Kind.AGENT)
+    codes = [r.error_code for r in report.results]
+    assert ErrorCode.NETWORK in codes and ErrorCode.NOT_ATTEMPTED not in codes
+    assert report.stopped_reason is None
 
 
 def test_cancel_accounts_for_every_row(sandbox):

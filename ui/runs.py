@@ -63,6 +63,13 @@ def run_summary(job: Job, *, counts: bool = True) -> None:
             "use Retry failed rows.",
             icon=":material/key_off:",
         )
+    elif job.status == "unreachable":
+        st.error(
+            "CommBox could not be reached: the rows sent last all failed to connect, after every retry, so the "
+            "run stopped rather than wait through the rest. Rows not sent are listed as not_attempted. Check "
+            "the API URL in Settings and the network, then use Retry failed rows.",
+            icon=":material/cloud_off:",
+        )
     elif job.status == "cancelled":
         st.warning(f"Cancelled. {ok:,} rows got a ticket; rows not sent are listed as not_attempted.",
                    icon=":material/cancel:")
