@@ -68,6 +68,21 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _use_wal(conn: sqlite3.Connection) -> None:
+    """Switch the file to WAL. The switch needs the file to itself and, unlike other statements,
+    can fail at once as locked rather than wait its turn (two processes opening a new store
+    together: 1 in 8 failed), so it is retried here for as long as the busy timeout."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 class JobStore:
     def __init__(self, path: Path | str):
         self.path = Path(path).resolve()  # a relative data folder must not follow later chdirs
@@ -77,7 +92,7 @@ class JobStore:
             # -shm files the database file's permissions.
             os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
             with closing(self._connect()) as conn:
-                conn.execute("PRAGMA journal_mode=WAL")
+                _use_wal(conn)
                 migrate(conn)
         except (sqlite3.Error, OSError) as exc:
             raise ConsoleError(f"cannot open the job store {self.path}: {exc}") from None
