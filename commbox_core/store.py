@@ -34,6 +34,11 @@ HEARTBEAT_S = 5.0
 STALE_AFTER_S = 60.0  # an owner silent this long is gone (another host, or a frozen process)
 BUSY_TIMEOUT_MS = 15_000
 ACTIVE = ("queued", "running")
+_COUNTS = (("ok", "= 'ok'", "succeeded"), ("failed", "= 'failed'", "failed"), ("unanswered", "IS NULL", "unanswered"))
+_COUNTED = ", ".join(
+    f"counted_{name} = (SELECT count(*) FROM job_rows r WHERE r.job_id = jobs.id AND r.outcome {test})"
+    for name, test, _ in _COUNTS)
+_UNCOUNTED = ", ".join(f"counted_{name} = NULL" for name, _, _ in _COUNTS)
 HOST = socket.gethostname()
 _log = logging.getLogger(__name__)
 STORE_FILENAME = "console.sqlite3"
@@ -207,10 +212,15 @@ class JobStore:
             "expires_at=?, fingerprint=? , updated_at=? WHERE job_id=? AND row=?", args))
 
     def set_status(self, job_id: str, status: str, error: str | None = None) -> None:
-        finished = None if status in ACTIVE else now_iso()
-        self.submit(lambda conn: conn.execute(
-            "UPDATE jobs SET status=?, error=?, finished_at=?, heartbeat_at=? WHERE id=?",
-            (status, error, finished, now_iso(), job_id)))
+        """Through the writer, so after every row written before it: an ended run's counts are final."""
+        if status in ACTIVE:
+            self.submit(lambda conn: conn.execute(
+                f"UPDATE jobs SET status=?, error=?, finished_at=NULL, heartbeat_at=?, {_UNCOUNTED} WHERE id=?",
+                (status, error, now_iso(), job_id)))
+        else:
+            self.submit(lambda conn: conn.execute(
+                f"UPDATE jobs SET status=?, error=?, finished_at=?, heartbeat_at=?, {_COUNTED} WHERE id=?",
+                (status, error, now_iso(), now_iso(), job_id)))
 
     def claim(self, job_id: str) -> bool:
         """Make this process the owner of a job that is not running elsewhere; False if it is."""
@@ -220,7 +230,7 @@ class JobStore:
         def take(conn: sqlite3.Connection) -> None:
             cursor = conn.execute(
                 "UPDATE jobs SET status='running', owner_host=?, owner_pid=?, heartbeat_at=?, finished_at=NULL, "
-                "error=NULL WHERE id=? AND status NOT IN ('queued', 'running')",
+                f"error=NULL, {_UNCOUNTED} WHERE id=? AND status NOT IN ('queued', 'running')",
                 (HOST, os.getpid(), now_iso(), job_id))
             claimed.append(cursor.rowcount == 1)
 
@@ -238,18 +248,19 @@ class JobStore:
         ]
         if gone:
             self.transaction(lambda conn: conn.executemany(
-                "UPDATE jobs SET status='interrupted', finished_at=? WHERE id=? AND status IN ('queued', 'running')",
+                f"UPDATE jobs SET status='interrupted', finished_at=?, {_COUNTED} WHERE id=? AND status IN ('queued', 'running')",
                 [(now_iso(), job_id) for job_id in gone]))
         return gone
 
     def jobs(self, limit: int = 200, job_id: str | None = None) -> list[StoredJob]:
         where, params = ("WHERE j.id = ?", [job_id]) if job_id else ("", [])
+        # An ended run's counts are kept (set_status); only a running one's rows are counted.
+        counts = ", ".join(
+            f"CASE WHEN j.counted_{name} IS NULL THEN (SELECT count(*) FROM job_rows r WHERE r.job_id=j.id "
+            f"AND r.outcome {test}) ELSE j.counted_{name} END AS {alias}"
+            for name, test, alias in _COUNTS)
         rows = self.query(
-            "SELECT j.*, "
-            "(SELECT count(*) FROM job_rows r WHERE r.job_id=j.id AND r.outcome='ok') AS succeeded, "
-            "(SELECT count(*) FROM job_rows r WHERE r.job_id=j.id AND r.outcome='failed') AS failed, "
-            "(SELECT count(*) FROM job_rows r WHERE r.job_id=j.id AND r.outcome IS NULL) AS unanswered "
-            f"FROM jobs j {where} ORDER BY j.created_at DESC LIMIT ?", [*params, limit])
+            f"SELECT j.*, {counts} FROM jobs j {where} ORDER BY j.created_at DESC LIMIT ?", [*params, limit])
         return [_job(row) for row in rows]
 
     def job(self, job_id: str) -> StoredJob:
@@ -310,7 +321,7 @@ def _heartbeat(conn: sqlite3.Connection) -> None:
 
 
 def _job(row: sqlite3.Row) -> StoredJob:
-    data = dict(row)
+    data = {key: value for key, value in dict(row).items() if not key.startswith("counted_")}
     for key in ("options", "plan", "headers", "columns"):
         data[key] = json.loads(data[key]) if data[key] else ({} if key == "options" else None if key == "plan" else [])
     for key in ("created_at", "heartbeat_at", "finished_at", "pii_purged_at"):

@@ -70,6 +70,18 @@ MIGRATIONS: list[str] = [
     CREATE INDEX audit_at ON audit (at);
     CREATE INDEX audit_job ON audit (job_id);
     """,
+    # 2: each run's counts, kept once it has ended, so listing runs does not count every row
+    # of every run each time (40 runs of 50,000 rows: 0.8-1.1 s a listing). NULL while it runs.
+    """
+    ALTER TABLE jobs ADD COLUMN counted_ok INTEGER;
+    ALTER TABLE jobs ADD COLUMN counted_failed INTEGER;
+    ALTER TABLE jobs ADD COLUMN counted_unanswered INTEGER;
+    UPDATE jobs SET
+        counted_ok = (SELECT count(*) FROM job_rows r WHERE r.job_id = jobs.id AND r.outcome = 'ok'),
+        counted_failed = (SELECT count(*) FROM job_rows r WHERE r.job_id = jobs.id AND r.outcome = 'failed'),
+        counted_unanswered = (SELECT count(*) FROM job_rows r WHERE r.job_id = jobs.id AND r.outcome IS NULL)
+        WHERE status NOT IN ('queued', 'running');
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

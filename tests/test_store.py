@@ -7,6 +7,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from commbox_core.jobs import JobManager
 from commbox_core.models import RowDefaults
 from commbox_core.prepare import prepare_rows
 from commbox_core.store import JobStore
-from commbox_core.store_schema import SCHEMA_VERSION
+from commbox_core.store_schema import MIGRATIONS, SCHEMA_VERSION, _statements
 
 from .support import wait_until
 
@@ -41,7 +42,8 @@ def test_schema_is_created_once_with_its_version(tmp_path):
     JobStore(path).close()
     JobStore(path).close()
     with sqlite3.connect(path) as conn:
-        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
+        versions = conn.execute("SELECT version FROM schema_version ORDER BY version").fetchall()
+        assert versions == [(version,) for version in range(1, SCHEMA_VERSION + 1)]  # each step once
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
@@ -203,3 +205,43 @@ def test_processes_opening_a_new_store_together_all_get_it(tmp_path):
                                  stderr=subprocess.PIPE, text=True) for _ in range(2)]
         for process in pair:
             assert process.wait(60) == 0, process.stderr.read()
+
+
+def test_a_store_of_the_first_schema_is_migrated_with_the_counts_of_its_ended_runs(tmp_path):
+    path = tmp_path / "old.sqlite3"
+    with closing(sqlite3.connect(path, isolation_level=None)) as conn:
+        conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        for statement in _statements(MIGRATIONS[0]):
+            conn.execute(statement)
+        conn.execute("INSERT INTO schema_version VALUES (1)")
+        for job_id, status in (("ended", "done"), ("live", "running")):
+            conn.execute("INSERT INTO jobs (id, created_at, started_by, tenant_host, kind, status, total) "
+                         "VALUES (?, '2026-11-01T00:00:00+00:00', 'x', 'h', 'agent', ?, 3)", (job_id, status))
+            conn.executemany("INSERT INTO job_rows (job_id, row, outcome) VALUES (?, ?, ?)",
+                             [(job_id, 1, "ok"), (job_id, 2, "failed"), (job_id, 3, None)])
+    store = JobStore(path)
+    counts = {job.id: (job.succeeded, job.failed, job.unanswered) for job in store.jobs()}
+    assert counts == {"ended": (1, 1, 1), "live": (1, 1, 1)}
+    with closing(sqlite3.connect(path)) as conn:
+        kept = dict(conn.execute("SELECT id, counted_ok FROM jobs").fetchall())
+    assert kept == {"ended": 1, "live": None}  # a running one is still counted row by row
+
+
+def test_an_ended_run_keeps_its_counts_and_a_resumed_one_counts_again(tmp_path):
+    store = JobStore(tmp_path / "s.sqlite3")
+    store.create_job({"id": "j", "created_at": "2026-11-01T00:00:00+00:00", "started_by": "x",
+                      "tenant_host": "h", "kind": "agent", "status": "running", "total": 0}, [])
+    with closing(sqlite3.connect(store.path, isolation_level=None)) as conn:
+        conn.executemany("INSERT INTO job_rows (job_id, row, outcome) VALUES ('j', ?, ?)",
+                         [(1, "ok"), (2, None)])
+    store.set_status("j", "done")
+    store.flush()
+    assert (store.job("j").succeeded, store.job("j").unanswered) == (1, 1)
+    with closing(sqlite3.connect(store.path, isolation_level=None)) as conn:
+        conn.execute("UPDATE job_rows SET outcome='ok' WHERE row=2")  # behind the store's back
+    assert store.job("j").succeeded == 1  # the kept count, not a new one
+    assert store.claim("j")  # resumed: counted row by row again while it runs
+    assert store.job("j").succeeded == 2
+    store.set_status("j", "done")
+    store.flush()
+    assert (store.job("j").succeeded, store.job("j").unanswered) == (2, 0)
