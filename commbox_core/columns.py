@@ -11,24 +11,28 @@ from .export import OWN_EXPORT_COLUMNS
 from .fields import AGENT_REQUIRED, CUSTOMER_IDENTIFIERS, FIELD_LABELS, Kind, fields_for
 
 # Accepted header names per field, as shown to users; matching compares them normalised.
+# Hebrew names too: CommBox tenants are often Israeli, and their sheets say טלפון, not phone.
 ALIASES: dict[str, tuple[str, ...]] = {
-    "brand": ("brand", "account", "brand name"),
-    "username": ("username", "user", "login", "agent", "agent username"),
-    "email": ("email", "e-mail", "mail", "email address"),
-    "uniqueId": ("uniqueId", "id", "customer id", "client id", "external id", "user id"),
-    "firstName": ("firstName", "first", "given name", "forename"),
-    "lastName": ("lastName", "last", "surname", "family name"),
+    "brand": ("brand", "account", "brand name", "מותג"),
+    "username": ("username", "user", "login", "agent", "agent username", "שם משתמש", "נציג"),
+    "email": ("email", "e-mail", "mail", "email address", "אימייל", "מייל", "דוא״ל", 'דוא"ל', "דואר אלקטרוני"),
+    "uniqueId": (
+        "uniqueId", "id", "customer id", "client id", "external id", "user id",
+        "מזהה", "מזהה לקוח", "מספר לקוח",
+    ),
+    "firstName": ("firstName", "first", "given name", "forename", "שם פרטי"),
+    "lastName": ("lastName", "last", "surname", "family name", "שם משפחה"),
     "phone1": (
         "phone1", "phone", "mobile", "mobile phone", "mobile number", "cell", "cell phone",
-        "tel", "telephone", "phone number", "msisdn",
+        "tel", "telephone", "phone number", "msisdn", "טלפון", "נייד", "טלפון נייד", "מספר טלפון", "פלאפון",
     ),
-    "remark": ("remark", "remarks", "note", "notes", "comment"),
+    "remark": ("remark", "remarks", "note", "notes", "comment", "הערה", "הערות"),
     "overrideUserInfo": ("overrideUserInfo", "override"),
-    "oneTimeUse": ("oneTimeUse", "one time", "single use"),
-    "channelId": ("channelId", "channel"),
+    "oneTimeUse": ("oneTimeUse", "one time", "single use", "חד פעמי"),
+    "channelId": ("channelId", "channel", "ערוץ"),
 }
 # For a customer, an "agent" column names the agent who serves them, not the customer's username.
-_AGENT_ONLY_ALIASES = {"agent", "agent username"}
+_AGENT_ONLY_ALIASES = {"agent", "agent username", "נציג"}
 _IGNORED_CHARS = str.maketrans("", "", " -_.")
 
 

@@ -347,6 +347,25 @@ def test_customer_columns_match_their_own_fields():
     assert match.unmatched == ["agent"]  # a customer's "agent" column is not their username
 
 
+def test_a_hebrew_sheet_saved_by_excel_is_matched_and_read_as_written():
+    """Excel in Israel saves CSV as windows-1255, headers in Hebrew (a right-to-left mark or two)."""
+    text = ("מותג,שם משתמש,דוא״ל,טלפון נייד,שם פרטי,שם משפחה,\u200fהערות\n"
+            "demo,noa.c,noa@example.co.il,054-1234567,נועה,כהן,ותיקה\n")
+    table = read_table(text.encode("cp1255"))
+    match = match_columns(table.columns, Kind.AGENT)
+    assert match.mapping == {
+        "brand": "מותג", "username": "שם משתמש", "email": "דוא״ל", "phone1": "טלפון נייד",
+        "firstName": "שם פרטי", "lastName": "שם משפחה", "remark": "\u200fהערות",
+    }
+    assert table.frame.iloc[0].tolist() == ["demo", "noa.c", "noa@example.co.il", "054-1234567", "נועה", "כהן", "ותיקה"]
+
+
+def test_hebrew_customer_headers_match_and_the_serving_agent_is_not_the_customer():
+    match = match_columns(["מספר לקוח", 'דוא"ל', "נייד", "ערוץ", "נציג"], Kind.CUSTOMER)
+    assert match.mapping == {"uniqueId": "מספר לקוח", "email": 'דוא"ל', "phone1": "נייד", "channelId": "ערוץ"}
+    assert match.unmatched == ["נציג"]
+
+
 def test_agent_ids_are_never_taken_for_the_username():
     match = match_columns(["id", "userid", "User ID", "uniqueId", "channel", "brand"], Kind.AGENT)
     assert match.mapping == {"brand": "brand"}
