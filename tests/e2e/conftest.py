@@ -11,13 +11,14 @@ import re
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
 from playwright.sync_api import expect
+
+from ..support import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -73,17 +74,18 @@ def stop_server(server: subprocess.Popen) -> None:
 
 
 def _wait_healthy(url: str, server: subprocess.Popen) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
+    def healthy() -> bool:
         if server.poll() is not None:
             pytest.fail(f"streamlit exited with {server.returncode}; see test-artifacts/e2e-streamlit.log")
         try:
-            if requests.get(f"{url}/_stcore/health", timeout=1).text.strip() == "ok":
-                return
+            return requests.get(f"{url}/_stcore/health", timeout=1).text.strip() == "ok"
         except requests.RequestException:
-            pass
-        time.sleep(0.1)
-    pytest.fail(f"the dashboard did not answer {url}/_stcore/health within {START_TIMEOUT_S} s")
+            return False
+
+    try:
+        wait_until(healthy, timeout=START_TIMEOUT_S, interval=0.1)
+    except AssertionError:
+        pytest.fail(f"the dashboard did not answer {url}/_stcore/health within {START_TIMEOUT_S} s")
 
 
 @pytest.fixture(scope="session")
