@@ -4,10 +4,10 @@
 - A rate limit, fixed (given) or adaptive (found): slots are handed out under a lock but slept
   for outside it, so workers never queue on the lock while they wait (no lock convoy).
 - Adaptive, in the manner of TCP CUBIC, because the API's limit is a tenant setting nobody
-  tells us: a slow start doubles the rate every round trip (20-80 ms) until the first 429; a 429 reveals the
-  limit (the rate we were sending at when the refused request went), and the rate drops just
-  under it; it then climbs back to the limit along a concave curve, stays near it, and probes
-  beyond it ever faster, so a raised limit is found again too.
+  tells us: a slow start doubles the rate every round trip (50-80 ms) until the first 429; a 429
+  reveals the limit (the rate we were sending at when the refused request went), and the rate
+  drops just under it; it then climbs back to the limit along a concave curve, stays near it, and
+  probes beyond it ever faster, so a raised limit is found again too.
 - A slot handed out before a cut is not used after it: at the old rate it would only meet
   another 429 (this took a 100 rps run from 13-16 429s in 1,000 rows to 4).
 """

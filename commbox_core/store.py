@@ -34,11 +34,20 @@ HEARTBEAT_S = 5.0
 STALE_AFTER_S = 60.0  # an owner silent this long is gone (another host, or a frozen process)
 BUSY_TIMEOUT_MS = 15_000
 ACTIVE = ("queued", "running")
+# A run's counts: (column suffix, test of job_rows.outcome, name in StoredJob).
 _COUNTS = (("ok", "= 'ok'", "succeeded"), ("failed", "= 'failed'", "failed"), ("unanswered", "IS NULL", "unanswered"))
-_COUNTED = ", ".join(
-    f"counted_{name} = (SELECT count(*) FROM job_rows r WHERE r.job_id = jobs.id AND r.outcome {test})"
-    for name, test, _ in _COUNTS)
+
+
+def _row_count(test: str, job: str) -> str:
+    return f"(SELECT count(*) FROM job_rows r WHERE r.job_id = {job}.id AND r.outcome {test})"
+
+
+_COUNTED = ", ".join(f"counted_{name} = {_row_count(test, 'jobs')}" for name, test, _ in _COUNTS)
 _UNCOUNTED = ", ".join(f"counted_{name} = NULL" for name, _, _ in _COUNTS)
+# An ended run's counts are kept (set_status); only a running one's rows are counted.
+_LISTED_COUNTS = ", ".join(
+    f"CASE WHEN j.counted_{name} IS NULL THEN {_row_count(test, 'j')} ELSE j.counted_{name} END AS {alias}"
+    for name, test, alias in _COUNTS)
 HOST = socket.gethostname()
 _log = logging.getLogger(__name__)
 STORE_FILENAME = "console.sqlite3"
@@ -213,14 +222,11 @@ class JobStore:
 
     def set_status(self, job_id: str, status: str, error: str | None = None) -> None:
         """Through the writer, so after every row written before it: an ended run's counts are final."""
-        if status in ACTIVE:
-            self.submit(lambda conn: conn.execute(
-                f"UPDATE jobs SET status=?, error=?, finished_at=NULL, heartbeat_at=?, {_UNCOUNTED} WHERE id=?",
-                (status, error, now_iso(), job_id)))
-        else:
-            self.submit(lambda conn: conn.execute(
-                f"UPDATE jobs SET status=?, error=?, finished_at=?, heartbeat_at=?, {_COUNTED} WHERE id=?",
-                (status, error, now_iso(), now_iso(), job_id)))
+        ended = status not in ACTIVE
+        counts = _COUNTED if ended else _UNCOUNTED
+        self.submit(lambda conn: conn.execute(
+            f"UPDATE jobs SET status=?, error=?, finished_at=?, heartbeat_at=?, {counts} WHERE id=?",
+            (status, error, now_iso() if ended else None, now_iso(), job_id)))
 
     def claim(self, job_id: str) -> bool:
         """Make this process the owner of a job that is not running elsewhere; False if it is."""
@@ -254,13 +260,9 @@ class JobStore:
 
     def jobs(self, limit: int = 200, job_id: str | None = None) -> list[StoredJob]:
         where, params = ("WHERE j.id = ?", [job_id]) if job_id else ("", [])
-        # An ended run's counts are kept (set_status); only a running one's rows are counted.
-        counts = ", ".join(
-            f"CASE WHEN j.counted_{name} IS NULL THEN (SELECT count(*) FROM job_rows r WHERE r.job_id=j.id "
-            f"AND r.outcome {test}) ELSE j.counted_{name} END AS {alias}"
-            for name, test, alias in _COUNTS)
         rows = self.query(
-            f"SELECT j.*, {counts} FROM jobs j {where} ORDER BY j.created_at DESC LIMIT ?", [*params, limit])
+            f"SELECT j.*, {_LISTED_COUNTS} FROM jobs j {where} ORDER BY j.created_at DESC LIMIT ?",
+            [*params, limit])
         return [_job(row) for row in rows]
 
     def job(self, job_id: str) -> StoredJob:
