@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
 from .support import Sandbox
@@ -22,3 +24,12 @@ def sandbox(sandbox_server) -> Sandbox:
     handle.reset()
     yield handle
     handle.reset()
+
+
+@pytest.fixture
+def refused_url():
+    """http://127.0.0.1:<port> where every connection is refused: the port stays bound, never
+    listening, for the whole test, so nothing else can take it meanwhile."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{probe.getsockname()[1]}"

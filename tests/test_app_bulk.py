@@ -4,7 +4,6 @@ preview and edits, the run, its tables and files, retry and re-issue."""
 from __future__ import annotations
 
 import io
-import socket
 from datetime import UTC, datetime
 
 import openpyxl
@@ -303,14 +302,11 @@ def test_a_big_file_is_previewed_a_page_at_a_time_and_runs_whole(new_app, downlo
     assert "002412" in {row["Customer ID"] for row in sent}  # the row fixed on page 3
 
 
-def test_an_unreachable_api_stops_the_run_with_a_message_that_says_what_to_check(new_app):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))  # bound, never listening: every connection is refused
-        app = new_app(BULK, COMMBOX_API_URL=f"http://127.0.0.1:{probe.getsockname()[1]}",
-                      COMMBOX_API_KEY="some-key", COMMBOX_MAX_RETRIES="0")
-        agents = "brand,username\n" + "".join(f"demo,agent{n}\n" for n in range(40))
-        upload(app, agents.encode(), "agents.csv")
-        job = start_and_finish(app)
+def test_an_unreachable_api_stops_the_run_with_a_message_that_says_what_to_check(new_app, refused_url):
+    app = new_app(BULK, COMMBOX_API_URL=refused_url, COMMBOX_API_KEY="some-key", COMMBOX_MAX_RETRIES="0")
+    agents = "brand,username\n" + "".join(f"demo,agent{n}\n" for n in range(40))
+    upload(app, agents.encode(), "agents.csv")
+    job = start_and_finish(app)
     assert job.status == "unreachable"
     assert any("could not be reached" in plain(e.value) and "Retry failed rows" in plain(e.value) for e in app.error)
     codes = {r.error_code for r in job.results()}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 
 import requests
@@ -87,14 +86,8 @@ def test_a_401_stops_the_whole_run(sandbox):
     assert "401" in not_sent.error
 
 
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]  # bound, never listening: connection refused
-
-
-def test_an_unreachable_api_stops_the_run_after_a_wave_of_failures_not_after_every_row(sandbox):
-    settings = sandbox.settings(max_retries=1).replace(api_url=f"http://127.0.0.1:{closed_port()}")
+def test_an_unreachable_api_stops_the_run_after_a_wave_of_failures_not_after_every_row(sandbox, refused_url):
+    settings = sandbox.settings(max_retries=1).replace(api_url=refused_url)
     runner = runner_for(settings, concurrency=4)
     report = runner.run(agent_rows(DEMO_AGENTS * 20), Kind.AGENT)
     codes = [r.error_code for r in report.results]

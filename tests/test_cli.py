@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -116,14 +115,12 @@ def test_wrong_key_stops_the_run_and_exits_2(cli_env, monkeypatch, tmp_path, cap
     assert codes <= {"unauthorized", "not_attempted", "invalid"} and "unauthorized" in codes
 
 
-def test_an_unreachable_api_stops_the_run_and_exits_2(cli_env, monkeypatch, tmp_path, capsys):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        monkeypatch.setenv("COMMBOX_API_URL", f"http://127.0.0.1:{probe.getsockname()[1]}")  # refuses
-        monkeypatch.setenv("COMMBOX_MAX_RETRIES", "0")
-        people = tmp_path / "many.csv"
-        people.write_text("brand,username\n" + "".join(f"demo,agent{n}\n" for n in range(40)))
-        assert main(["bulk", str(people), "--kind", "agent", "--out", str(tmp_path / "out"), "--quiet"]) == 2
+def test_an_unreachable_api_stops_the_run_and_exits_2(cli_env, monkeypatch, tmp_path, capsys, refused_url):
+    monkeypatch.setenv("COMMBOX_API_URL", refused_url)
+    monkeypatch.setenv("COMMBOX_MAX_RETRIES", "0")
+    people = tmp_path / "many.csv"
+    people.write_text("brand,username\n" + "".join(f"demo,agent{n}\n" for n in range(40)))
+    assert main(["bulk", str(people), "--kind", "agent", "--out", str(tmp_path / "out"), "--quiet"]) == 2
     assert "could not be reached" in capsys.readouterr().err
     codes = [r["error_code"] for r in read_csv(tmp_path / "out" / "errors.csv")]
     assert len(codes) == 40 and set(codes) == {"network", "not_attempted"}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 
@@ -100,11 +99,8 @@ def test_slow_answer_times_out_as_network(sandbox):
     assert outcome.error_code is ErrorCode.NETWORK and "timed out" in outcome.message
 
 
-def test_unreachable_api_is_network():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]  # bound, never listening: connection refused
-        outcome = CommBoxClient(f"http://127.0.0.1:{port}", "k", retry=RetryPolicy(1, 0.001, 0.01)).create_ticket(AGENT)
+def test_unreachable_api_is_network(refused_url):
+    outcome = CommBoxClient(refused_url, "k", retry=RetryPolicy(1, 0.001, 0.01)).create_ticket(AGENT)
     assert outcome.error_code is ErrorCode.NETWORK and outcome.attempts == 2
 
 

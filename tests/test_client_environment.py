@@ -17,12 +17,6 @@ AGENT = TicketRequest(kind=Kind.AGENT, brand="demo", username="john.d")
 ONCE = RetryPolicy(max_retries=0)
 
 
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 class _Connection:
     """Stands for urllib3's connection: the watchdog only needs its socket."""
 
@@ -39,8 +33,8 @@ def test_a_netrc_entry_for_the_host_does_not_replace_the_bearer_key(sandbox, tmp
     assert outcome.ok, outcome.message
 
 
-def test_a_proxy_from_the_environment_is_used(sandbox, monkeypatch):
-    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{_closed_port()}")
+def test_a_proxy_from_the_environment_is_used(sandbox, monkeypatch, refused_url):
+    monkeypatch.setenv("HTTP_PROXY", refused_url)
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
     outcome = CommBoxClient(sandbox.url, sandbox.api_key, retry=ONCE).create_ticket(AGENT)
@@ -49,8 +43,8 @@ def test_a_proxy_from_the_environment_is_used(sandbox, monkeypatch):
     assert sandbox.stats()["ticket_requests"] == 0
 
 
-def test_no_proxy_still_exempts_the_api_host(sandbox, monkeypatch):
-    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{_closed_port()}")
+def test_no_proxy_still_exempts_the_api_host(sandbox, monkeypatch, refused_url):
+    monkeypatch.setenv("HTTP_PROXY", refused_url)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     outcome = CommBoxClient(sandbox.url, sandbox.api_key, retry=ONCE).create_ticket(AGENT)
     assert outcome.ok, outcome.message
