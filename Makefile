@@ -8,12 +8,14 @@ PORT   ?= 8501
 # (in live mode, behind the access gate and TLS).
 ADDRESS ?= 127.0.0.1
 
-.PHONY: run test setup browser sandbox bench lint clean
+.PHONY: run test setup browser sandbox bench lint-imports clean
 
-$(STAMP): requirements.txt requirements-dev.txt constraints.txt
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	# The core as an editable package: notebooks and scripts anywhere import commbox_core.
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
 setup: $(STAMP)
@@ -22,9 +24,13 @@ setup: $(STAMP)
 run: setup
 	$(BIN)/streamlit run app.py --server.port $(PORT) --server.address $(ADDRESS)
 
-## test: set up (virtualenv, packages, Chromium for the browser tests) and run every test
-test: setup browser
+## test: set up (virtualenv, packages, Chromium for the browser tests), check the import contract, run every test
+test: setup browser lint-imports
 	$(BIN)/python -m pytest
+
+## lint-imports: the layer contract in .importlinter (rooms follow the data flow; no cycles)
+lint-imports: setup
+	$(BIN)/lint-imports --no-cache
 
 ## browser: Debian's Chromium for the end-to-end tests (Playwright drives it, never downloads one)
 browser:

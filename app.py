@@ -1,6 +1,6 @@
 """CommBox Ticket Console: the dashboard's entry point (`streamlit run app.py`).
 
-Page config and navigation over the files in pages/ (each page opens with ui.widgets.page_start,
+Page config and navigation over the files in app_pages/ (each page opens with ui.widgets.page_start,
 which shows the mode banner). A configuration problem becomes a page that explains it, never a
 traceback.
 """
@@ -14,7 +14,7 @@ from ui.backend import backend
 from ui.gate import require_access
 from ui.widgets import config_problem_page
 
-PAGES = Path(__file__).parent / "pages"
+PAGES = Path(__file__).parent / "app_pages"  # not pages/: Streamlit would also auto-list that folder
 
 st.set_page_config(page_title="CommBox Ticket Console", page_icon=":material/confirmation_number:", layout="wide")
 
@@ -54,6 +54,5 @@ else:
             ],
         }
     )
-# No custom url_path: Streamlit first resolves a URL against the files in pages/, so a page's
-# path must be its file name (/bulk_tickets) or a fresh tab shows "Page not found" for a moment.
+# Each page's address is its file name (/bulk_tickets), the default: deep links stay as they were.
 page.run()

@@ -50,3 +50,8 @@ def fields_for(kind: Kind) -> tuple[str, ...]:
     if kind is Kind.AGENT:
         return ("brand", "username", "email", "phone1", "firstName", "lastName", "remark", "oneTimeUse")
     return ALL_FIELDS
+
+
+def form_fields(kind: Kind) -> list[tuple[str, str]]:
+    """(field, label) of the text inputs of the single-ticket form, in order."""
+    return [(name, FIELD_LABELS[name]) for name in fields_for(kind) if name not in ("oneTimeUse", "overrideUserInfo")]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import requests
 
-from commbox_core.settings import Settings, load_settings
+from commbox_core.config.settings import Settings, load_settings
 
 QUIET = {
     "latency_ms": 0, "jitter_ms": 0, "rate_limit": None, "retry_after": "auto",

@@ -9,12 +9,11 @@ from datetime import UTC, datetime
 import openpyxl
 import requests
 
-from commbox_core.errors import ErrorCode
-from commbox_core.views import expired_rows
+from commbox_core.runs.results import expired_rows
+from commbox_core.vocabulary import ErrorCode
 from ui.backend import SESSION_OVERRIDES, job_manager
 
 from .support import wait_until
-
 from .test_app_helpers import (  # noqa: F401 - fixtures
     assert_no_exception,
     clean_env,
@@ -26,7 +25,7 @@ from .test_app_helpers import (  # noqa: F401 - fixtures
     wait_for,
 )
 
-BULK = "pages/bulk_tickets.py"
+BULK = "app_pages/bulk_tickets.py"
 
 AGENTS = (
     "brand,username,email,phone1,firstName,lastName\n"
@@ -166,7 +165,7 @@ def test_run_is_found_again_by_its_id_after_the_session_is_gone(new_app):
     assert any(job.id in c.value for c in fresh.caption)
     assert tables(fresh)[0]["subject"].tolist() == ["john.d", "maria.g"]
 
-    fresh.switch_page("pages/history.py").run()
+    fresh.switch_page("app_pages/history.py").run()
     fresh.query_params.clear()  # a page switch in the browser drops the URL's query parameters
     fresh.switch_page(BULK).run()
     assert any(job.id in c.value for c in fresh.caption)  # the session remembers the run

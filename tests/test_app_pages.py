@@ -6,7 +6,7 @@ import pytest
 import requests
 from streamlit.testing.v1 import AppTest
 
-from commbox_core.store import JobStore
+from commbox_core.storage.store import JobStore
 from ui.backend import job_manager
 
 from .test_app_helpers import (  # noqa: F401 - fixtures
@@ -15,21 +15,21 @@ from .test_app_helpers import (  # noqa: F401 - fixtures
     clean_env,
     downloads,
     everything_shown,
-    plain,
     new_app,
+    plain,
     read_csv,
     sandbox_url,
     wait_for,
 )
 
 PAGES = {
-    "pages/home.py": "CommBox Ticket Console",
-    "pages/single_ticket.py": "Single ticket",
-    "pages/bulk_tickets.py": "Bulk tickets",
-    "pages/history.py": "History",
-    "pages/settings.py": "Settings",
+    "app_pages/home.py": "CommBox Ticket Console",
+    "app_pages/single_ticket.py": "Single ticket",
+    "app_pages/bulk_tickets.py": "Bulk tickets",
+    "app_pages/history.py": "History",
+    "app_pages/settings.py": "Settings",
 }
-SINGLE = "pages/single_ticket.py"
+SINGLE = "app_pages/single_ticket.py"
 LIVE_KEY = "live-key-0123456789abcdef"
 
 
@@ -68,7 +68,7 @@ def test_home_connection_check_reports_a_wrong_key(new_app, sandbox_server):
 def test_home_lists_the_latest_runs(new_app):
     app = new_app()
     job = _run_two_agents(app)
-    app.switch_page("pages/home.py").run()
+    app.switch_page("app_pages/home.py").run()
     assert any(job.id in df.value["run"].tolist() for df in app.dataframe if "run" in df.value.columns)
 
 
@@ -142,7 +142,7 @@ def test_single_ticket_for_an_unknown_agent_says_not_found(new_app):
 
 
 def _run_two_agents(app):
-    app.switch_page("pages/bulk_tickets.py").run()
+    app.switch_page("app_pages/bulk_tickets.py").run()
     data = b"brand,username\ndemo,john.d\ndemo,ghost.agent\n"
     app.file_uploader(key="bulk_upload").set_value(("two.csv", data, "text/csv")).run()
     app.button(key="bulk_start").click().run()
@@ -154,7 +154,7 @@ def _run_two_agents(app):
 def test_history_lists_the_run_and_its_outcomes_without_links(new_app, downloads):
     app = new_app()
     job = _run_two_agents(app)
-    app.switch_page("pages/history.py").run()
+    app.switch_page("app_pages/history.py").run()
     assert_no_exception(app)
     runs = next(df.value for df in app.dataframe if "run" in df.value.columns)
     line = runs.set_index("run").loc[job.id]
@@ -175,7 +175,7 @@ def test_history_lists_the_run_and_its_outcomes_without_links(new_app, downloads
 def test_history_without_runs_says_so(new_app, monkeypatch, tmp_path):
     monkeypatch.setattr(job_manager(), "list", lambda: [])
     monkeypatch.setattr(job_manager(), "store", JobStore(tmp_path / "empty.sqlite3"))  # History reads the store
-    app = new_app("pages/history.py")
+    app = new_app("app_pages/history.py")
     assert any("No runs yet" in i.value for i in app.info)
 
 
@@ -187,7 +187,7 @@ def settings_table(app):
 
 
 def test_settings_show_sources_and_mask_the_key(new_app, sandbox_server):
-    app = new_app("pages/settings.py", COMMBOX_API_URL=sandbox_server.url, COMMBOX_API_KEY=LIVE_KEY,
+    app = new_app("app_pages/settings.py", COMMBOX_API_URL=sandbox_server.url, COMMBOX_API_KEY=LIVE_KEY,
                   COMMBOX_BRAND="demo")
     table = settings_table(app)
     assert table.loc["api_key", "value"] == "liv…ef" and table.loc["api_key", "source"] == "environment"
@@ -196,18 +196,18 @@ def test_settings_show_sources_and_mask_the_key(new_app, sandbox_server):
 
 
 def test_settings_in_sandbox_mode_say_so(new_app):
-    table = settings_table(new_app("pages/settings.py"))
+    table = settings_table(new_app("app_pages/settings.py"))
     assert table.loc["api_url", "source"] == "sandbox" and table.loc["api_key", "value"] == "san…ey"
 
 
 def test_settings_changed_for_the_session_only(new_app):
-    app = new_app("pages/settings.py")
+    app = new_app("app_pages/settings.py")
     app.number_input(key="set_concurrency").set_value(3)
     app.button(key="set_apply").click().run()
     assert_no_exception(app)
     table = settings_table(app)
     assert table.loc["concurrency", "value"] == "3" and table.loc["concurrency", "source"] == "session"
-    other_session = new_app("pages/settings.py")
+    other_session = new_app("app_pages/settings.py")
     assert settings_table(other_session).loc["concurrency", "value"] == "8"
 
     app.button(key="reset_overrides").click().run()
@@ -215,7 +215,7 @@ def test_settings_changed_for_the_session_only(new_app):
 
 
 def test_settings_refuse_an_invalid_change_with_the_reason(new_app, sandbox_server):
-    app = new_app("pages/settings.py", COMMBOX_API_URL=sandbox_server.url, COMMBOX_API_KEY=LIVE_KEY)
+    app = new_app("app_pages/settings.py", COMMBOX_API_URL=sandbox_server.url, COMMBOX_API_KEY=LIVE_KEY)
     app.text_input(key="set_login_url").set_value("ftp://x")
     app.button(key="set_apply").click().run()
     assert any("COMMBOX_LOGIN_URL" in plain(e.value) for e in app.error)
@@ -232,6 +232,6 @@ def test_streamlit_secrets_configure_a_live_tenant(clean_env, sandbox_server):
     assert not [w for w in app.warning if "SANDBOX" in w.value]
     app.button(key="check_connection").click().run()
     assert any("the API key works" in plain(s.value) for s in app.success)
-    app.switch_page("pages/settings.py").run()
+    app.switch_page("app_pages/settings.py").run()
     table = settings_table(app)
     assert table.loc["api_key", "source"] == "secrets" and sandbox_server.api_key not in everything_shown(app)

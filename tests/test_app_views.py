@@ -1,4 +1,4 @@
-"""commbox_core.views and .templates: what the dashboard's tables and texts are made of."""
+"""commbox_core.outputs.views and .templates: what the dashboard's tables and texts are made of."""
 
 from __future__ import annotations
 
@@ -6,34 +6,20 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from commbox_core.bulk import PreparedRow, Progress
-from commbox_core.client import TicketOutcome
-from commbox_core.csv_io import match_columns, read_table
-from commbox_core.errors import ErrorCode
+from commbox_core.api.client import TicketOutcome
+from commbox_core.api.probe import explain_probe
+from commbox_core.outputs.templates import template_csv
+from commbox_core.outputs.views import outcome_frame, page_count, page_of, preview_frame, seconds_left, subject_by_row
+from commbox_core.outputs.wording import format_duration, progress_text
+from commbox_core.runs.results import RowResult, expired_rows, fixable_rows, live_links, retryable_rows
+from commbox_core.runs.runner import Progress
+from commbox_core.tables.columns import match_columns
+from commbox_core.tables.edits import apply_edits, edits_from_editor, merge_edits, rows_of
+from commbox_core.tables.read import read_table
 from commbox_core.fields import Kind
-from commbox_core.models import RowDefaults
-from commbox_core.prepare import prepare_rows
-from commbox_core.results import RowResult
-from commbox_core.templates import template_csv
-from commbox_core.views import (
-    apply_edits,
-    edits_from_editor,
-    expired_rows,
-    explain_probe,
-    fixable_rows,
-    format_duration,
-    live_links,
-    merge_edits,
-    outcome_frame,
-    page_count,
-    page_of,
-    preview_frame,
-    progress_text,
-    retryable_rows,
-    rows_of,
-    seconds_left,
-    subject_by_row,
-)
+from commbox_core.tickets.prepare import PreparedRow, prepare_rows
+from commbox_core.tickets.request import RowDefaults
+from commbox_core.vocabulary import ErrorCode
 
 NOW = datetime(2025, 1, 19, 14, 0, tzinfo=UTC)
 

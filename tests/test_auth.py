@@ -7,7 +7,13 @@ import sys
 
 import pytest
 
-from commbox_core.auth import AttemptLimiter, PasswordHash, PasswordHashError, hash_password, verify_password
+from commbox_core.config.passwords import (
+    AttemptLimiter,
+    PasswordHash,
+    PasswordHashError,
+    hash_password,
+    verify_password,
+)
 
 CHEAP = {"n": 2**10}
 
@@ -70,19 +76,19 @@ def test_the_wait_doubles_per_session_and_a_new_session_is_slowed_too():
 
 
 def test_the_hash_command_never_takes_the_password_from_arguments_or_a_pipe():
-    done = subprocess.run([sys.executable, "-m", "commbox_core.auth", "secret-from-argv"], input="pw\npw\n",
+    done = subprocess.run([sys.executable, "-m", "commbox_core.config.passwords", "secret-from-argv"], input="pw\npw\n",
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "terminal" in done.stderr
     assert "secret-from-argv" not in done.stdout + done.stderr
 
 
 def test_the_hash_command_prints_a_hash_of_the_typed_password(monkeypatch, capsys):
-    import commbox_core.auth as auth
+    import commbox_core.config.passwords as auth
 
     typed = iter(["a long test password", "a long test password"])
     monkeypatch.setattr(auth.getpass, "getpass", lambda prompt="": next(typed))
     monkeypatch.setattr(auth.sys.stdin, "isatty", lambda: True)
-    assert auth._make_hash_interactively() == 0
+    assert auth.hash_from_terminal() == 0
     printed = capsys.readouterr()
     assert verify_password("a long test password", printed.out.strip())
     assert "COMMBOX_ADMIN_PASSWORD_HASH" in printed.err and "a long test password" not in printed.err
@@ -90,10 +96,10 @@ def test_the_hash_command_prints_a_hash_of_the_typed_password(monkeypatch, capsy
 
 @pytest.mark.parametrize("typed", [["short"], ["a long test password", "a different password"]])
 def test_the_hash_command_refuses_a_short_or_mistyped_password(monkeypatch, capsys, typed):
-    import commbox_core.auth as auth
+    import commbox_core.config.passwords as auth
 
     answers = iter(typed)
     monkeypatch.setattr(auth.getpass, "getpass", lambda prompt="": next(answers))
     monkeypatch.setattr(auth.sys.stdin, "isatty", lambda: True)
-    assert auth._make_hash_interactively() == 2
+    assert auth.hash_from_terminal() == 2
     assert capsys.readouterr().out == ""

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 
-from commbox_core import cli
-from commbox_core.bench import SCENARIOS, main
+from commbox_core.bench import SCENARIOS
 from commbox_core.bench.sample import sample_csv
-from commbox_core.csv_io import read_table
+from commbox_core import cli
+from commbox_core.cli.bench import SCENARIOS as CLI_SCENARIOS
+from commbox_core.tables.read import read_table
 
 VERDICT = re.compile(r"^(latency|throttle|cpu|files)\s{2,}.+\s{2,}(PASS|FAIL|not judged)$")
 
@@ -17,7 +18,7 @@ def table_rows(out: str) -> list[str]:
 
 
 def test_quick_run_measures_every_scenario_and_judges_none(capsys):
-    assert main(["--quick"]) == 0  # --quick judges nothing, so it never fails on its figures
+    assert cli.main(["bench", "--quick"]) == 0  # --quick judges nothing, so it never fails on its figures
     out = capsys.readouterr().out
     assert "command: python -m commbox_core bench --quick" in out
     assert re.search(r"^machine: \d+ cores, .+, Python 3\.\d+", out, re.MULTILINE)
@@ -31,11 +32,11 @@ def test_quick_run_measures_every_scenario_and_judges_none(capsys):
 
 
 def test_only_runs_the_chosen_scenario_and_bad_usage_is_refused(capsys):
-    assert main(["--quick", "--only", "files"]) == 0
+    assert cli.main(["bench", "--quick", "--only", "files"]) == 0
     assert [row.split()[0] for row in table_rows(capsys.readouterr().out)] == ["files"] * 3
-    assert main(["--only", "everything"]) == 2
+    assert cli.main(["bench", "--only", "everything"]) == 2
     assert "invalid choice" in capsys.readouterr().err
-    assert set(SCENARIOS) == {"latency", "throttle", "cpu", "files"}
+    assert set(SCENARIOS) == set(CLI_SCENARIOS) == {"latency", "throttle", "cpu", "files"}
 
 
 def test_the_cli_dispatches_bench(capsys):

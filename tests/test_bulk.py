@@ -6,12 +6,13 @@ import threading
 
 import requests
 
-from commbox_core.bulk import UNREACHABLE_AFTER, BulkRunner, PreparedRow
-from commbox_core.client import CommBoxClient
-from commbox_core.errors import ErrorCode
+from commbox_core.api.client import CommBoxClient
+from commbox_core.runs.runner import UNREACHABLE_AFTER, BulkRunner
 from commbox_core.fields import Kind
-from commbox_core.links import LinkBuilder
-from commbox_core.models import RowDefaults, build_request
+from commbox_core.tickets.links import LinkBuilder
+from commbox_core.tickets.prepare import PreparedRow
+from commbox_core.tickets.request import RowDefaults, build_request
+from commbox_core.vocabulary import ErrorCode, RunStatus
 
 from .support import wait_until
 
@@ -94,7 +95,7 @@ def test_an_unreachable_api_stops_the_run_after_a_wave_of_failures_not_after_eve
     assert len(codes) == 120 and not report.succeeded
     assert set(codes) == {ErrorCode.NETWORK, ErrorCode.NOT_ATTEMPTED}
     assert UNREACHABLE_AFTER <= codes.count(ErrorCode.NETWORK) < UNREACHABLE_AFTER + 4  # + those in flight
-    assert report.stopped_reason == "unreachable" and runner.progress().state == "stopped"
+    assert report.stopped_reason == "unreachable" and runner.progress().state is RunStatus.UNREACHABLE
     not_sent = next(r for r in report.results if r.error_code is ErrorCode.NOT_ATTEMPTED)
     assert "could not be reached" in not_sent.error
 
@@ -143,5 +144,5 @@ def test_progress_reports_counts_and_rate(sandbox):
     report = runner.run(agent_rows(DEMO_AGENTS + ["ghost"]), Kind.AGENT)
     final = runner.progress()
     assert (final.total, final.done, final.ok, final.failed) == (7, 7, 6, 1)
-    assert final.state == "finished" and final.rate > 0 and final.fraction == 1.0
+    assert final.state is RunStatus.DONE and final.rate > 0 and final.fraction == 1.0
     assert len(seen) == 7 and len(report.results) == 7

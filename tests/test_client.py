@@ -8,11 +8,11 @@ import time
 import pytest
 import requests
 
-from commbox_core.client import CommBoxClient, RetryPolicy, classify
-from commbox_core.errors import ErrorCode
+from commbox_core.api.client import CommBoxClient, RetryPolicy, classify
+from commbox_core.api.pacing import Pacer
 from commbox_core.fields import Kind
-from commbox_core.models import TicketRequest
-from commbox_core.pacing import Pacer
+from commbox_core.tickets.request import TicketRequest
+from commbox_core.vocabulary import ErrorCode
 
 AGENT = TicketRequest(kind=Kind.AGENT, brand="demo", username="john.d")
 CUSTOMER = TicketRequest(kind=Kind.CUSTOMER, brand="demo", uniqueId="000123", channelId="demo-channel")

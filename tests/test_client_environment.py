@@ -6,12 +6,12 @@ from __future__ import annotations
 import socket
 import threading
 
-from commbox_core import http_deadline
-from commbox_core.client import CommBoxClient, RetryPolicy
-from commbox_core.errors import ErrorCode
+from commbox_core.api import deadlines as http_deadline
+from commbox_core.api.client import CommBoxClient, RetryPolicy
+from commbox_core.api.deadlines import Deadline
 from commbox_core.fields import Kind
-from commbox_core.http_deadline import Deadline
-from commbox_core.models import TicketRequest
+from commbox_core.tickets.request import TicketRequest
+from commbox_core.vocabulary import ErrorCode
 
 AGENT = TicketRequest(kind=Kind.AGENT, brand="demo", username="john.d")
 ONCE = RetryPolicy(max_retries=0)

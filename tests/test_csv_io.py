@@ -11,16 +11,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from commbox_core.csv_io import (
-    ColumnMatch,
-    check_columns,
-    match_columns,
-    normalise_header,
-    read_table,
-    unique_column_names,
-)
 from commbox_core.errors import InputFileError
-from commbox_core.export import unneutralise
+from commbox_core.tables.cells import unneutralise
+from commbox_core.tables.columns import ColumnMatch, check_columns, match_columns, normalise_header
+from commbox_core.tables.read import read_table, unique_column_names
 from commbox_core.fields import CUSTOMER_IDENTIFIERS, Kind
 
 DATA = Path(__file__).parent / "data"

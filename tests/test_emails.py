@@ -7,7 +7,7 @@ from email_validator import EmailNotValidError, validate_email
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from commbox_core.emails import email_problem, email_problems, plainly_valid
+from commbox_core.tickets.emails import email_problem, email_problems, plainly_valid
 
 TRICKY = "abcXYZ019._+-'@\"() <>!#%é.-\u200b"
 # Mostly well-formed pieces, so the fast path often says yes; mixed with pieces it must refuse.

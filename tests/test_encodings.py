@@ -3,8 +3,8 @@ never read as silent gibberish; Western European and Hebrew Windows files still 
 
 import pytest
 
-from commbox_core.csv_io import read_table
 from commbox_core.errors import InputFileError
+from commbox_core.tables.read import read_table
 
 HEADER = "brand,uniqueId,firstName\n"
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 import pytest
 
 import ui.gate
-from commbox_core.auth import AttemptLimiter, hash_password
-from commbox_core.settings import load_settings
+from commbox_core.config.passwords import AttemptLimiter, hash_password
+from commbox_core.config.settings import load_settings
 from ui.gate import Gate, email_allowed, gate_for, oidc_providers
 
 from .test_app_helpers import assert_no_exception, clean_env, everything_shown, new_app, plain  # noqa: F401
 
 PASSWORD = "correct horse battery staple"
 PASSWORD_HASH = hash_password(PASSWORD, n=2**10)  # cheap parameters: the format is what is tested here
-PAGES = ["pages/single_ticket.py", "pages/bulk_tickets.py", "pages/history.py", "pages/settings.py"]
+PAGES = ["app_pages/single_ticket.py", "app_pages/bulk_tickets.py", "app_pages/history.py", "app_pages/settings.py"]
 # Behind the gate every page address is one and the same sign-in page, registered by address.
 ADDRESSES = ["single_ticket", "bulk_tickets", "history", "settings"]
 OIDC = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "s" * 32,
@@ -94,11 +94,11 @@ def test_password_gate(new_app, live):
     sign_in(app, PASSWORD)
     assert_no_exception(app)
     assert app.session_state[ui.gate.CURRENT_USER] == "admin"
-    app.switch_page("pages/bulk_tickets.py").run()
+    app.switch_page("app_pages/bulk_tickets.py").run()
     assert app.file_uploader  # the real page now
     assert PASSWORD not in everything_shown(app) and PASSWORD_HASH not in everything_shown(app)
 
-    app.switch_page("pages/home.py").run()
+    app.switch_page("app_pages/home.py").run()
     assert any("Signed in as admin" in c.value for c in app.sidebar.caption)
     [sign_out] = [b for b in app.sidebar.button if b.label == "Sign out"]
     sign_out.click().run()
@@ -201,7 +201,7 @@ def test_oidc_sign_in_with_a_domain_allow_list(clean_env, live, user, admitted):
     assert shows_dashboard(app) is admitted
     if admitted:
         assert app.session_state[ui.gate.CURRENT_USER] == "ann@example.com"
-        app.switch_page("pages/bulk_tickets.py").run()
+        app.switch_page("app_pages/bulk_tickets.py").run()
         assert app.file_uploader and any(b.label == "Sign out" for b in app.sidebar.button)
     elif user["is_logged_in"]:
         assert any("may not use this console" in plain(e.value) for e in app.error)

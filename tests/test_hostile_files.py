@@ -22,7 +22,7 @@ from ui.backend import job_manager
 from .test_app_helpers import assert_no_exception, clean_env, everything_shown, new_app, wait_for  # noqa: F401
 
 MB = 1024 * 1024
-BULK = "pages/bulk_tickets.py"
+BULK = "app_pages/bulk_tickets.py"
 # Generous bounds: they prove memory does not follow what a bomb would unpack to (100 MB) or a
 # file's pathological shape, not how lean the reader is.
 CLI_MEMORY_BOUND = 48 * MB

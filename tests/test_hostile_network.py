@@ -8,12 +8,13 @@ from collections import Counter
 import pytest
 import requests
 
-from commbox_core.bulk import BulkRunner, PreparedRow
-from commbox_core.client import CommBoxClient
-from commbox_core.errors import ErrorCode
+from commbox_core.api.client import CommBoxClient
+from commbox_core.runs.runner import BulkRunner
 from commbox_core.fields import Kind
-from commbox_core.links import LinkBuilder
-from commbox_core.models import TicketRequest
+from commbox_core.tickets.links import LinkBuilder
+from commbox_core.tickets.prepare import PreparedRow
+from commbox_core.tickets.request import TicketRequest
+from commbox_core.vocabulary import ErrorCode
 
 USERNAMES = ["john.d", "noa.c", "maria.g", "li.wei", "amara.o", "sam.t"]
 

@@ -16,10 +16,10 @@ from collections.abc import Callable
 
 import pytest
 
-from commbox_core.client import MAX_BODY_BYTES, CommBoxClient, RetryPolicy
-from commbox_core.errors import ErrorCode
+from commbox_core.api.client import MAX_BODY_BYTES, CommBoxClient, RetryPolicy
 from commbox_core.fields import Kind
-from commbox_core.models import TicketRequest
+from commbox_core.tickets.request import TicketRequest
+from commbox_core.vocabulary import ErrorCode
 
 KEY = "HOSTILE-CANARY-KEY-7d3a"
 REQUEST = TicketRequest(kind=Kind.AGENT, brand="demo", username="john.d")
@@ -330,7 +330,7 @@ def test_the_dashboard_reports_a_hostile_server(behave, hostile_env):
         app = AppTest.from_file(APP, default_timeout=HANG_BOUND_S).run()
         app.button(key="check_connection").click().run()
         assert not app.exception, [e.value for e in app.exception]
-        app.switch_page("pages/single_ticket.py").run()
+        app.switch_page("app_pages/single_ticket.py").run()
         app.text_input(key="single_agent_username").set_value("john.d")
         next(b for b in app.button if b.label == "Issue ticket").click().run()
         assert not app.exception, [e.value for e in app.exception]

@@ -5,10 +5,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from commbox_core.config.settings import load_settings
 from commbox_core.fields import Kind
-from commbox_core.links import LinkBuilder, LinkError, agent_login_url, customer_chat_url, encode_channel
-from commbox_core.models import TicketRequest
-from commbox_core.settings import load_settings
+from commbox_core.tickets.links import LinkBuilder, LinkError, agent_login_url, customer_chat_url, encode_channel
+from commbox_core.tickets.request import TicketRequest
 
 
 def test_agent_url_is_login_url_with_ta():

@@ -6,10 +6,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from commbox_core.csv_io import InputTable
+from commbox_core.tables.read import InputTable
 from commbox_core.fields import Kind, fields_for
-from commbox_core.models import RowDefaults, TicketRequest, build_request, describe_problems, parse_flag
-from commbox_core.prepare import prepare_rows
+from commbox_core.tickets.prepare import prepare_rows
+from commbox_core.tickets.request import RowDefaults, TicketRequest, build_request, describe_problems, parse_flag
 
 DEMO = RowDefaults(brand="demo", channel_id="demo-channel")
 

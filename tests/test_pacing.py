@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import threading
 
-from commbox_core.bulk import BulkRunner, PreparedRow
-from commbox_core.client import CommBoxClient
+from commbox_core.api.client import CommBoxClient
+from commbox_core.api.pacing import Pacer
+from commbox_core.runs.runner import BulkRunner
 from commbox_core.fields import Kind
-from commbox_core.links import LinkBuilder
-from commbox_core.models import RowDefaults, build_request
-from commbox_core.pacing import Pacer
+from commbox_core.tickets.links import LinkBuilder
+from commbox_core.tickets.prepare import PreparedRow
+from commbox_core.tickets.request import RowDefaults, build_request
 
 DEFAULTS = RowDefaults(brand="demo", channel_id="demo-channel")
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from commbox_core.phones import _plainly_possible, parsed_phone_problem, phone_problem, phone_problems
+from commbox_core.tickets.phones import _plainly_possible, parsed_phone_problem, phone_problem, phone_problems
 
 COUNTRY_CODES = sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
 WRITINGS = ("+{cc}{n}", "00{cc} {n}", "+{cc} ({n})", "+ {cc}-{n}")

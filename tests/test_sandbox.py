@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from commbox_core.sandbox import AgentRecord, SandboxConfig, SandboxServer, load_agents_csv, main
+from commbox_core.cli.sandbox import main
+from commbox_core.sandbox import AgentRecord, SandboxConfig, SandboxServer, load_agents_csv
 from commbox_core.sandbox.agents import DEFAULT_AGENTS
 
 API_KEY = "test-key-4f1c"
@@ -619,7 +620,7 @@ def test_main_rejects_bad_flags_with_one_line_and_exit_2(tmp_path, capsys, argv)
 
 def test_main_serves_until_interrupted():
     root = Path(__file__).resolve().parents[1]
-    command = [sys.executable, "-c", "import sys; from commbox_core.sandbox import main; sys.exit(main(sys.argv[1:]))"]
+    command = [sys.executable, "-m", "commbox_core", "sandbox"]
     argv = ["--port", "0", "--api-key", "cli-key", "--seed", "1"]
     process = subprocess.Popen([*command, *argv], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines: queue.Queue[str] = queue.Queue()

@@ -14,10 +14,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from commbox_core.api.client import CommBoxClient
 from commbox_core.cli import main
-from commbox_core.client import CommBoxClient
+from commbox_core.config.settings import load_settings
 from commbox_core.sandbox import SandboxConfig, SandboxServer
-from commbox_core.settings import load_settings
 
 from .support import Sandbox
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 import ui.gate
-from commbox_core.auth import AttemptLimiter, hash_password
+from commbox_core.config.passwords import AttemptLimiter, hash_password
 from commbox_core.sandbox import SandboxConfig, SandboxServer
-from ui.backend import job_manager, job_store
+from ui.backend import job_manager
 
 from .support import Sandbox
 from .test_app_helpers import (  # noqa: F401
@@ -79,7 +79,7 @@ def test_the_key_is_never_shown_downloaded_logged_or_stored(new_app, live_env, c
     app.button(key="check_connection").click().run()
     seen.append(shown_and_downloaded(app, downloads))
 
-    app.switch_page("pages/single_ticket.py").run()
+    app.switch_page("app_pages/single_ticket.py").run()
     app.text_input(key="single_agent_username").set_value("john.d")
     next(b for b in app.button if b.label == "Issue ticket").click().run()
     assert app.code and "?ta=" in app.code[0].value  # a ticket was really issued
@@ -89,7 +89,7 @@ def test_the_key_is_never_shown_downloaded_logged_or_stored(new_app, live_env, c
     seen.append(shown_and_downloaded(app, downloads))
 
     canary_sandbox.configure(error_rate=0.2, drop_rate=0.1, html_rate=0.1, malformed_rate=0.1, no_token_rate=0.1)
-    app.switch_page("pages/bulk_tickets.py").run()
+    app.switch_page("app_pages/bulk_tickets.py").run()
     app.file_uploader(key="bulk_upload").set_value(
         ("agents.csv", (ROOT / "examples" / "agents.csv").read_bytes(), "text/csv")).run()
     app.button(key="bulk_start").click().run()
@@ -100,7 +100,7 @@ def test_the_key_is_never_shown_downloaded_logged_or_stored(new_app, live_env, c
     seen.append(shown_and_downloaded(app, downloads))
     canary_sandbox.configure(error_rate=0, drop_rate=0, html_rate=0, malformed_rate=0, no_token_rate=0)
 
-    for page in ("pages/history.py", "pages/settings.py", "pages/home.py"):
+    for page in ("app_pages/history.py", "app_pages/settings.py", "app_pages/home.py"):
         app.switch_page(page).run()
         assert_no_exception(app)
         seen.append(shown_and_downloaded(app, downloads))
@@ -110,7 +110,7 @@ def test_the_key_is_never_shown_downloaded_logged_or_stored(new_app, live_env, c
     assert "CAN…f0" in text  # the masked key: the live pages were really searched
     assert "api_key" in text or "COMMBOX_API_KEY" in text.replace("\\", "")  # the Settings page was searched
     # The job store is one per process (st.cache_resource): it may sit in an earlier test's folder.
-    store = job_store().path
+    store = job_manager().store.path
     files = [path for path in [*tmp_path.rglob("*"), *store.parent.glob(store.name + "*")] if path.is_file()]
     assert store in files and job.id.encode() in store.read_bytes() + b"".join(
         path.read_bytes() for path in store.parent.glob(store.name + "-wal"))  # this run is in what was searched

@@ -2,8 +2,8 @@
 
 import pytest
 
+from commbox_core.config.settings import load_settings
 from commbox_core.errors import ConfigError
-from commbox_core.settings import load_settings
 
 KEY = "live-key-0123456789abcdef"
 

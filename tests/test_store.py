@@ -13,16 +13,18 @@ from pathlib import Path
 
 import pytest
 
-from commbox_core.audit import AuditFilter, audit_frame
-from commbox_core.csv_io import match_columns, read_table
-from commbox_core.errors import ConsoleError, ErrorCode
+from commbox_core.errors import ConsoleError
+from commbox_core.service.jobs import JobManager
+from commbox_core.storage.audit import AuditFilter, audit_frame
+from commbox_core.storage.schema import MIGRATIONS, SCHEMA_VERSION, _statements
+from commbox_core.storage.store import JobStore
+from commbox_core.tables.columns import match_columns
+from commbox_core.tables.read import read_table
 from commbox_core.fields import Kind
-from commbox_core.job_records import plan_record
-from commbox_core.jobs import JobManager
-from commbox_core.models import RowDefaults
-from commbox_core.prepare import prepare_rows
-from commbox_core.store import JobStore
-from commbox_core.store_schema import MIGRATIONS, SCHEMA_VERSION, _statements
+from commbox_core.tickets.plan import RunPlan
+from commbox_core.tickets.prepare import prepare_rows
+from commbox_core.tickets.request import RowDefaults
+from commbox_core.vocabulary import ErrorCode
 
 from .support import wait_until
 
@@ -68,7 +70,7 @@ def test_rows_land_with_fingerprints_and_never_a_token(sandbox, tmp_path):
     store = JobStore(tmp_path / "s.sqlite3")
     table, prepared, mapping = customers(12, extra="x,not-an-email\n")
     job = JobManager(store).start(sandbox.settings(), table, prepared, Kind.CUSTOMER, source_name="people.csv",
-                                  started_by="alice", plan=plan_record(mapping, DEFAULTS))
+                                  started_by="alice", plan=RunPlan(mapping, DEFAULTS))
     job.wait()
     stored = store.job(job.id)
     assert (stored.status, stored.total, stored.succeeded, stored.failed, stored.unanswered) == ("done", 13, 12, 1, 0)
@@ -155,7 +157,7 @@ def test_retention_and_purge(sandbox, tmp_path):
 
 WRITER = """
 import sys
-from commbox_core.store import JobStore
+from commbox_core.storage.store import JobStore
 store = JobStore(sys.argv[1])
 name = sys.argv[2]
 for n in range(int(sys.argv[3])):
@@ -198,7 +200,7 @@ def test_processes_opening_a_new_store_together_all_get_it(tmp_path):
     """Switching a new file to WAL can fail at once as locked while another process does the
     same; each open must wait its turn instead (before: 1 pair in 8 failed)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    opener = "import sys; from commbox_core.store import JobStore; JobStore(sys.argv[1]).close()"
+    opener = "import sys; from commbox_core.storage.store import JobStore; JobStore(sys.argv[1]).close()"
     for attempt in range(16):  # the race is rare: before the fix, 8 pairs met it in 1 run of 3
         path = tmp_path / f"new-{attempt}.sqlite3"
         pair = [subprocess.Popen([sys.executable, "-c", opener, str(path)], env=env,

@@ -9,13 +9,14 @@ import sys
 
 import requests
 
-from commbox_core.csv_io import match_columns, read_table
+from commbox_core.config.settings import load_settings
+from commbox_core.service.jobs import JobManager
+from commbox_core.storage.store import JobStore
+from commbox_core.tables.columns import match_columns
+from commbox_core.tables.read import read_table
 from commbox_core.fields import Kind
-from commbox_core.jobs import JobManager
-from commbox_core.models import RowDefaults
-from commbox_core.prepare import prepare_rows
-from commbox_core.settings import load_settings
-from commbox_core.store import JobStore
+from commbox_core.tickets.prepare import prepare_rows
+from commbox_core.tickets.request import RowDefaults
 from ui.backend import embedded_sandbox, job_manager
 
 from .test_app_helpers import (  # noqa: F401 - fixtures
@@ -53,7 +54,7 @@ def test_an_interrupted_run_is_resumed_from_history(new_app, downloads):
     job_id = _interrupted_run(app)
     before = requests.get(f"{sandbox_url(app)}/_sandbox/stats", timeout=5).json()["tickets_issued"]
     job_manager().store.mark_interrupted()  # what a restarted server does when it opens the store
-    app.switch_page("pages/history.py").run()
+    app.switch_page("app_pages/history.py").run()
     assert_no_exception(app)
     runs = next(df.value for df in app.dataframe if "run" in df.value.columns).set_index("run")
     assert runs.loc[job_id, "status"].startswith("interrupted") and runs.loc[job_id, "unsent"] == 3
@@ -78,13 +79,13 @@ def test_an_interrupted_run_is_resumed_from_history(new_app, downloads):
 def test_audit_log_lists_single_and_bulk_tickets_with_filters(new_app, downloads):
     app = new_app()
     job_id = _interrupted_run(app, count=2, unanswered=0, prefix="audited")
-    app.switch_page("pages/single_ticket.py").run()
+    app.switch_page("app_pages/single_ticket.py").run()
     app.text_input(key="single_agent_username").set_value("john.d")
     next(b for b in app.button if b.label == "Issue ticket").click().run()
     assert_no_exception(app)
     job_manager().store.flush()
 
-    app.switch_page("pages/history.py").run()
+    app.switch_page("app_pages/history.py").run()
     audit = next(df.value for df in app.dataframe if "fingerprint" in df.value.columns)
     assert "john.d" in audit["subject"].tolist() and {"audited1", "audited2"} <= set(audit["subject"])
     single = audit[audit["subject"] == "john.d"].iloc[0]  # newest first; other tests asked for john.d too
@@ -104,7 +105,7 @@ def test_purge_forgets_the_rows_values(new_app):
     app = new_app()
     job_id = _interrupted_run(app, count=2, unanswered=0)
     job_manager().store.mark_interrupted()
-    app.switch_page("pages/history.py").run()
+    app.switch_page("app_pages/history.py").run()
     app.selectbox(key="history_run").set_value(job_id).run()
     app.button(key=f"purge_{job_id}").click().run()
     assert_no_exception(app)
@@ -117,7 +118,7 @@ def test_bulk_tickets_sends_a_stored_run_of_a_gone_process_to_history(new_app):
     job_id = _interrupted_run(app, count=2, unanswered=1, prefix="elsewhere")
     job_manager().store.mark_interrupted()
     app.query_params["job"] = job_id
-    app.switch_page("pages/bulk_tickets.py").run()
+    app.switch_page("app_pages/bulk_tickets.py").run()
     assert_no_exception(app)
     assert any(f"Run {job_id} is interrupted" in w.value for w in app.warning)
 
@@ -129,7 +130,7 @@ def test_a_resumed_run_in_progress_counts_the_rows_done_before(new_app):
     config = f"{sandbox_url(app)}/_sandbox/config"
     requests.post(config, json={"latency_ms": 1500}, timeout=5).raise_for_status()
     try:
-        app.switch_page("pages/history.py").run()
+        app.switch_page("app_pages/history.py").run()
         app.selectbox(key="history_run").set_value(job_id).run()
         app.button(key=f"resume_{job_id}").click().run()
         assert_no_exception(app)

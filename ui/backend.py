@@ -1,7 +1,9 @@
-"""What every page needs from the server process: settings, the sandbox, the job manager.
+"""What every page needs from the server process: settings, the sandbox, and the application
+service (commbox_core.service.Console) acting as the signed-in user.
 
-The sandbox and the JobManager live in st.cache_resource: one per server process, shared by
-every browser tab, so a run started in one tab is found again after a refresh or in another.
+The sandbox and the runs (a JobManager over the job store) live in st.cache_resource: one per
+server process, shared by every browser tab, so a run started in one tab is found again after a
+refresh or in another. Pages call the Console; they never build clients, links or runners.
 """
 
 from __future__ import annotations
@@ -9,21 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 
-from commbox_core.client import CommBoxClient, RetryPolicy
+from commbox_core.config.settings import Settings, load_settings
 from commbox_core.errors import ConfigError
-from commbox_core.audit import audit_ticket
-from commbox_core.export import to_csv_bytes
-from commbox_core.job_records import plan_from_record
-from commbox_core.jobs import MAX_JOBS_KEPT, Job, JobManager
-from commbox_core.models import TicketRequest
-from commbox_core.results import RowResult
-from commbox_core.sandbox import SandboxConfig, SandboxServer
-from commbox_core.settings import Settings, load_settings
-from commbox_core.store import JobStore, StoredJob, default_store_path
-from commbox_core.views import RunPlan, connection_probe, explain_probe, outcome_frame, subject_by_row
+from commbox_core.sandbox import SandboxServer
+from commbox_core.service.backends import on_sandbox, start_sandbox
+from commbox_core.service.console import Console
+from commbox_core.service.jobs import JobManager
 from ui.gate import current_user
 
 SESSION_OVERRIDES = "settings_overrides"  # st.session_state key: this session's setting changes
@@ -38,77 +33,14 @@ def acting_user() -> str:
 @st.cache_resource(show_spinner="Starting the built-in CommBox sandbox…")
 def embedded_sandbox() -> SandboxServer:
     """The sandbox on a free loopback port, started once per server process."""
-    return SandboxServer(SandboxConfig(), host="127.0.0.1", port=0).start()
-
-
-@st.cache_resource
-def job_store() -> JobStore:
-    """The job store under the configured data folder: one per server process. Opening it marks
-    runs whose process is gone as interrupted; old runs and audit entries are dropped."""
-    settings = configured_settings()
-    store = JobStore(default_store_path(settings))
-    store.apply_retention(settings.retention_days)
-    return store
+    return start_sandbox()
 
 
 @st.cache_resource
 def job_manager() -> JobManager:
-    return JobManager(job_store())
-
-
-def stored_run(manager: JobManager, job_id: str) -> StoredJob | None:
-    """A run the job store knows but this process does not hold (another process's, or one cut short)."""
-    if manager.store is None:
-        return None
-    found = manager.store.jobs(1, job_id)
-    return found[0] if found else None
-
-
-def record_ticket(settings: Settings, request: TicketRequest, result: RowResult) -> None:
-    """The audit entry of a ticket asked for outside a run (the Single ticket page)."""
-    audit_ticket(job_store(), acting_user(), settings.api_host, request, result)
-
-
-@st.cache_resource
-def _run_plans() -> dict[str, RunPlan]:
-    return {}
-
-
-def run_plan(job_id: str) -> RunPlan | None:
-    """How a run read its file (column matching, defaults): to re-validate rows edited later.
-    After a restart it comes from the job store."""
-    plan = _run_plans().get(job_id)
-    if plan is None and (stored := stored_run(job_manager(), job_id)) is not None:
-        found = plan_from_record(stored.plan)
-        plan = RunPlan(*found) if found else None
-    return plan
-
-
-def remember_plan(job_id: str, plan: RunPlan) -> None:
-    plans = _run_plans()
-    plans[job_id] = plan
-    known = {job.id for job in job_manager().list()}
-    for forgotten in [key for key in plans if key not in known]:  # the manager keeps the newest runs only
-        del plans[forgotten]
-
-
-@st.cache_resource
-def _finished_outcomes() -> dict[str, tuple]:
-    return {}
-
-
-def outcome_file(job: Job) -> tuple[pd.DataFrame, bytes]:
-    """A run's outcomes (no links) as a table and as CSV; built once when the run has finished."""
-    cache = _finished_outcomes()
-    if job.id in cache:
-        return cache[job.id]
-    frame = outcome_frame(job.results(), subject_by_row(job.table, job.prepared, job.kind))
-    made = (frame, to_csv_bytes(frame))
-    if job.finished:
-        cache[job.id] = made
-        for stale in list(cache)[: max(0, len(cache) - MAX_JOBS_KEPT)]:
-            del cache[stale]
-    return made
+    """The runs of this server process over the job store under the configured data folder.
+    Opening it marks runs whose process is gone as interrupted; old runs and audit entries go."""
+    return Console.open(configured_settings()).jobs
 
 
 def configured_settings() -> Settings:
@@ -130,8 +62,12 @@ def _secrets() -> dict[str, Any]:
 class Backend:
     settings: Settings  # effective for this session: sandbox applied, session overrides applied
     configured: Settings  # as configured, before the sandbox and the session's overrides
-    manager: JobManager
     sandbox_url: str | None
+
+    @property
+    def console(self) -> Console:
+        """The application service, acting as this session's signed-in user."""
+        return Console(self.settings, jobs=job_manager(), user=acting_user())
 
 
 def backend() -> Backend:
@@ -140,8 +76,7 @@ def backend() -> Backend:
     settings, sandbox_url = configured, None
     if not configured.is_live:
         server = embedded_sandbox()
-        settings = configured.for_sandbox(server.url, server.config.api_key)
-        sandbox_url = server.url
+        settings, sandbox_url = on_sandbox(configured, server), server.url
     overrides = st.session_state.get(SESSION_OVERRIDES) or {}
     if overrides:
         try:
@@ -149,15 +84,4 @@ def backend() -> Backend:
         except ConfigError as problem:  # e.g. the configuration changed under the session's changes
             del st.session_state[SESSION_OVERRIDES]
             st.toast(f"Your session's setting changes were dropped: {problem}", icon=":material/warning:")
-    return Backend(settings, configured, job_manager(), sandbox_url)
-
-
-def check_connection(settings: Settings):
-    """A real ticket request for a made-up agent; see views.connection_probe."""
-    client = CommBoxClient.from_settings(settings)
-    client.retry = RetryPolicy(max_retries=1, backoff_base=0.2, backoff_max=1.0)
-    try:
-        outcome = client.create_ticket(connection_probe(settings.brand))
-    finally:
-        client.close()
-    return explain_probe(outcome, settings.api_host)
+    return Backend(settings, configured, sandbox_url)

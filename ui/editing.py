@@ -14,7 +14,8 @@ from collections.abc import Callable, Sequence
 import pandas as pd
 import streamlit as st
 
-from commbox_core.views import edits_from_editor, merge_edits, page_count, page_of
+from commbox_core.outputs.views import page_count, page_of
+from commbox_core.tables.edits import edits_from_editor, merge_edits
 
 PAGE_SIZE = 100
 

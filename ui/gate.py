@@ -5,7 +5,7 @@ identity provider's admin panel. Two ways in, either or both configured:
 
 - OIDC through Streamlit (`st.login`), configured under `[auth]` in .streamlit/secrets.toml,
   optionally limited to COMMBOX_ALLOWED_EMAILS or COMMBOX_ALLOWED_DOMAIN;
-- a shared admin password, configured as COMMBOX_ADMIN_PASSWORD_HASH (commbox_core.auth).
+- a shared admin password, configured as COMMBOX_ADMIN_PASSWORD_HASH (commbox_core.config.passwords).
 
 With neither, a live dashboard refuses to serve unless COMMBOX_ALLOW_OPEN_DASHBOARD=true, and
 then warns on every page. The sandbox (no API key) stays open: its tickets log nobody in.
@@ -23,8 +23,8 @@ from typing import Any
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from commbox_core.auth import AttemptLimiter, PasswordHash, verify_password
-from commbox_core.settings import Settings
+from commbox_core.config.passwords import AttemptLimiter, PasswordHash, verify_password
+from commbox_core.config.settings import Settings
 from ui.text import inert
 
 SIGNED_IN_AS = "gate_signed_in_as"  # st.session_state: who signed in with the password
@@ -105,8 +105,8 @@ def require_access(settings: Settings) -> Callable[[], None] | None:
 def stop_unless_signed_in(settings: Settings) -> None:
     """For pages: show the gate's page and stop when this session may not see them.
 
-    app.py gates before navigating, but a fresh server runs a deep link's page file directly
-    once (Streamlit's pages/ folder mode, see ui.widgets), and AppTest always does.
+    app.py gates before navigating; this second check keeps a page safe wherever it is run
+    from (AppTest runs page files directly).
     """
     page = require_access(settings)
     if page is not None:
@@ -207,7 +207,7 @@ def _refusal_page() -> None:
         "Configure one of these, then restart the dashboard (README, *Securing the dashboard*):\n\n"
         "- **Single sign-on (OIDC)**: an `[auth]` section in `.streamlit/secrets.toml`, and "
         "`COMMBOX_ALLOWED_EMAILS` or `COMMBOX_ALLOWED_DOMAIN` to say who may enter;\n"
-        "- **a shared admin password**: run `python -m commbox_core.auth` and set the hash it prints "
+        "- **a shared admin password**: run `python -m commbox_core.config.passwords` and set the hash it prints "
         "as `COMMBOX_ADMIN_PASSWORD_HASH`.\n\n"
         "To serve it without sign-in anyway (on a machine only you can reach), set "
         "`COMMBOX_ALLOW_OPEN_DASHBOARD=true`."

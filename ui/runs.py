@@ -7,28 +7,21 @@ from datetime import UTC, datetime
 import streamlit as st
 
 from commbox_core.errors import ConsoleError
-from commbox_core.jobs import Job, JobManager
-from commbox_core.prepare import prepare_rows
-from commbox_core.views import (
-    PURPOSE_LABELS,
+from commbox_core.outputs.views import (
     REASON,
     SECONDS_LEFT,
-    apply_edits,
     error_view,
-    expired_rows,
     fix_frame,
-    fixable_rows,
-    format_duration,
-    live_links,
-    local_time,
     mapped_columns,
-    progress_text,
-    retryable_rows,
-    rows_of,
     subject_by_row,
     success_view,
 )
-from ui.backend import remember_plan, run_plan
+from commbox_core.outputs.wording import PURPOSE_LABELS, format_duration, local_time, progress_text
+from commbox_core.runs.results import expired_rows, fixable_rows, live_links, retryable_rows
+from commbox_core.service.console import Console
+from commbox_core.service.jobs import Job
+from commbox_core.tables.edits import apply_edits
+from commbox_core.vocabulary import Purpose, RunStatus
 from ui.editing import paged_editor, stored_edits
 from ui.text import inert
 
@@ -49,28 +42,28 @@ def run_summary(job: Job, *, counts: bool = True) -> None:
     """Status headline and counts of a run, finished or not (counts=False: the caller shows
     live counts itself)."""
     total, ok, failed = job.counts()
-    purpose = "" if job.purpose == "run" else f" · {PURPOSE_LABELS.get(job.purpose, job.purpose)} of run {job.parent_id}"
+    purpose = "" if job.purpose is Purpose.RUN else f" · {PURPOSE_LABELS.get(job.purpose, job.purpose)} of run {job.parent_id}"
     st.caption(
         f"Run **{job.id}** · {inert(job.source_name or 'no file name')} · {job.kind}s · "
         f"started {local_time(job.created_at)}{purpose}"
     )
-    if job.status == "failed":
+    if job.status is RunStatus.FAILED:
         st.error(f"The run stopped: {inert(job.error)}", icon=":material/error:")
-    elif job.status == "stopped":
+    elif job.status is RunStatus.STOPPED:
         st.error(
             "CommBox refused the API key (401), so the run stopped at once: every other row would have "
             "failed the same way. Rows not sent are listed as not_attempted. Check COMMBOX_API_KEY, then "
             "use Retry failed rows.",
             icon=":material/key_off:",
         )
-    elif job.status == "unreachable":
+    elif job.status is RunStatus.UNREACHABLE:
         st.error(
             "CommBox could not be reached: the rows sent last all failed to connect, after every retry, so the "
             "run stopped rather than wait through the rest. Rows not sent are listed as not_attempted. Check "
             "the API URL in Settings and the network, then use Retry failed rows.",
             icon=":material/cloud_off:",
         )
-    elif job.status == "cancelled":
+    elif job.status is RunStatus.CANCELLED:
         st.warning(f"Cancelled. {ok:,} rows got a ticket; rows not sent are listed as not_attempted.",
                    icon=":material/cancel:")
     elif job.finished and failed == 0:
@@ -98,10 +91,10 @@ def _counts(job: Job) -> None:
         columns[3].metric("Elapsed", format_duration(progress.elapsed_s))
 
 
-def run_progress(manager: JobManager, job_id: str) -> None:
+def run_progress(console: Console, job_id: str) -> None:
     @st.fragment(run_every=PROGRESS_EVERY_S)
     def poll() -> None:
-        job = manager.get(job_id)
+        job = console.job(job_id)
         if job is None or job.finished:
             st.rerun()  # the page then shows the results
         _counts(job)
@@ -157,7 +150,7 @@ def _link_countdown(job: Job) -> None:
     tick()
 
 
-def results_panel(manager: JobManager, job: Job) -> None:
+def results_panel(console: Console, job: Job) -> None:
     report = job.report
     if report is None:
         return
@@ -196,10 +189,10 @@ def results_panel(manager: JobManager, job: Job) -> None:
                     REASON: st.column_config.TextColumn("reason", width="large"),
                 },
             )
-    _follow_ups(manager, job, now)
+    _follow_ups(console, job, now)
 
 
-def _follow_ups(manager: JobManager, job: Job, now: datetime) -> None:
+def _follow_ups(console: Console, job: Job, now: datetime) -> None:
     results = job.results()
     retryable, expired = retryable_rows(results), expired_rows(results, now)
     st.subheader("Follow up", anchor=False)
@@ -211,32 +204,29 @@ def _follow_ups(manager: JobManager, job: Job, now: datetime) -> None:
             help="Sends again the rows whose error may go away on its own: throttled, server errors, network "
                  "trouble, answers without a ticket, and rows never sent. Other errors need an edit (below).",
         ):
-            _start_child(lambda: manager.retry_failed(job, started_by="dashboard"), job)
+            _start_child(lambda: console.retry_failed(job))
     with right:
         if st.button(
             f"Re-issue expired links ({len(expired):,})", icon=":material/autorenew:", disabled=not expired,
             key=f"reissue_{job.id}",
             help="Asks for new tickets for the rows whose links have expired, with the same values.",
         ):
-            _start_child(lambda: manager.reissue_expired(job, started_by="dashboard"), job)
-    _fix_and_resend(manager, job)
+            _start_child(lambda: console.reissue_expired(job))
+    _fix_and_resend(console, job)
 
 
-def _start_child(start, parent: Job) -> None:
+def _start_child(start) -> None:
     try:
         child = start()
     except ConsoleError as problem:
         st.error(inert(problem), icon=":material/error:")
         return
-    plan = run_plan(parent.id)
-    if plan is not None:
-        remember_plan(child.id, plan)
     open_run(child.id)
     st.rerun()
 
 
-def _fix_and_resend(manager: JobManager, job: Job) -> None:
-    plan = run_plan(job.id)
+def _fix_and_resend(console: Console, job: Job) -> None:
+    plan = job.plan
     rows = fixable_rows(job.results())
     if not rows or plan is None:
         return
@@ -255,9 +245,4 @@ def _fix_and_resend(manager: JobManager, job: Job) -> None:
         changed = sorted(set(edits) & set(rows))
         if st.button(f"Resend {len(changed):,} edited rows", icon=":material/send:", disabled=not changed,
                      key=f"resend_{job.id}", type="primary"):
-            prepared = prepare_rows(rows_of(edited, changed), plan.mapping, job.kind, plan.defaults)
-            _start_child(
-                lambda: manager.start(job.settings, edited, prepared, job.kind, source_name=job.source_name,
-                                      started_by="dashboard", parent_id=job.id, purpose="retry"),
-                job,
-            )
+            _start_child(lambda: console.resend_edited(job, edited, changed))

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import streamlit as st
-from streamlit import config
-from streamlit.runtime.pages_manager import PagesManager
 
 from ui.backend import Backend, backend
 from ui.gate import is_open_dashboard, sign_out_button, stop_unless_signed_in
@@ -15,7 +13,6 @@ BANNER_KEY = "mode-banner"  # also a CSS class (st-key-mode-banner): the e2e tes
 
 def page_start(title: str, caption: str) -> Backend:
     """Every page opens the same way: the mode banner, its title and what it is for."""
-    _through_app_py()
     context = backend()
     stop_unless_signed_in(context.configured)
     mode_banner(context)
@@ -69,19 +66,3 @@ def config_problem_page(message: str) -> None:
         "(`COMMBOX_API_URL`, `COMMBOX_API_KEY`, `COMMBOX_CONCURRENCY`, …). Fix the value named above, "
         "then reload this page. `.env.example` and `.streamlit/secrets.toml.example` list every setting."
     )
-
-
-def _through_app_py() -> None:
-    """Make sure pages run inside app.py's st.navigation.
-
-    With a folder named pages/ next to app.py, Streamlit starts a fresh server in its old
-    multipage mode (it lists the files in pages/ and runs one directly, without app.py) until
-    the first run that reaches st.navigation. A deep link such as /bulk_tickets as a server's
-    first request would stay in that mode: no page config, a file-list sidebar. Leaving the
-    old mode and rerunning runs app.py, whose st.navigation then opens the same page.
-    """
-    # AppTest puts Streamlit back into the old mode before every run (and a rerun would drop
-    # the clicks a test makes), so there the page runs directly, as it always did.
-    if PagesManager.uses_pages_directory and not config.get_option("global.appTest"):
-        PagesManager.uses_pages_directory = False
-        st.rerun()

@@ -16,13 +16,14 @@ import pandas as pd
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
-from ..csv_io import check_columns, match_columns, read_table
-from ..fields import Kind
-from ..models import RowDefaults, TicketRequest
-from ..prepare import prepare_rows
-from .report import Finding
-from .sample import sample_csv
-from .sandbox_process import child_environment
+from commbox_core.bench.report import Finding
+from commbox_core.bench.sample import sample_csv
+from commbox_core.bench.sandbox_process import child_environment
+from commbox_core.tables.columns import check_columns, match_columns
+from commbox_core.tables.read import read_table
+from commbox_core.fields import Kind
+from commbox_core.tickets.prepare import prepare_rows
+from commbox_core.tickets.request import RowDefaults, TicketRequest
 
 
 def files(rows: int, repeats: int) -> list[Finding]:

@@ -14,8 +14,8 @@ import json
 import resource
 import sys
 
-from .files import console, read_csv
-from .sample import sample_csv
+from commbox_core.bench.files import console, read_csv
+from commbox_core.bench.sample import sample_csv
 
 
 def main(argv: list[str]) -> int:

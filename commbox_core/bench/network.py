@@ -9,14 +9,15 @@ from dataclasses import dataclass
 
 import requests
 
-from ..bulk import BulkRunner, PreparedRow
-from ..client import CommBoxClient
-from ..fields import Kind
-from ..links import LinkBuilder
-from ..models import RowDefaults, build_request
-from ..settings import load_settings
-from .report import Finding
-from .sandbox_process import SandboxProcess
+from commbox_core.api.client import CommBoxClient
+from commbox_core.bench.report import Finding
+from commbox_core.bench.sandbox_process import SandboxProcess
+from commbox_core.config.settings import load_settings
+from commbox_core.runs.runner import BulkRunner
+from commbox_core.fields import Kind
+from commbox_core.tickets.links import LinkBuilder
+from commbox_core.tickets.prepare import PreparedRow
+from commbox_core.tickets.request import RowDefaults, build_request
 
 CONCURRENCY = 32
 _DEFAULTS = RowDefaults(brand="demo", channel_id="demo-channel")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import requests
 
-from ..sandbox import SandboxConfig
+from commbox_core.sandbox import SandboxConfig
 
 _STARTED = re.compile(r"CommBox sandbox at (http://\S+)")
 _START_TIMEOUT_S = 20.0

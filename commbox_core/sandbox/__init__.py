@@ -6,10 +6,9 @@ demand (latency, rate limit, 5xx, HTML, malformed bodies, dropped connections). 
 live under /_sandbox/ (see controls.py).
 """
 
-from .agents import AgentRecord, load_agents_csv
-from .app import create_app
-from .cli import main
-from .config import SandboxConfig
-from .server import SandboxServer
+from commbox_core.sandbox.agents import AgentRecord, load_agents_csv
+from commbox_core.sandbox.app import create_app
+from commbox_core.sandbox.config import SandboxConfig
+from commbox_core.sandbox.server import SandboxServer
 
-__all__ = ["AgentRecord", "SandboxConfig", "SandboxServer", "create_app", "load_agents_csv", "main"]
+__all__ = ["AgentRecord", "SandboxConfig", "SandboxServer", "create_app", "load_agents_csv"]

@@ -11,12 +11,12 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from . import controls
-from .config import SandboxConfig
-from .link_pages import chat_page, login_page
-from .pages import index_page
-from .state import SandboxState
-from .ticket_api import create_ticket
+from commbox_core.sandbox import controls
+from commbox_core.sandbox.config import SandboxConfig
+from commbox_core.sandbox.link_pages import chat_page, login_page
+from commbox_core.sandbox.pages import index_page
+from commbox_core.sandbox.state import SandboxState
+from commbox_core.sandbox.ticket_api import create_ticket
 
 OPENAPI_DOCUMENT = resources.files(__package__).joinpath("openapi.json").read_bytes()
 

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .agents import DEFAULT_AGENTS, AgentRecord, brand_key
+from commbox_core.sandbox.agents import DEFAULT_AGENTS, AgentRecord, brand_key
 
 # The vendor's example channel id (as it is once its %3d%3d is decoded), and a readable one.
 DEFAULT_CHANNELS = frozenset({"nex9tHPKdBkD_fAfbuUPABg==", "demo-channel"})

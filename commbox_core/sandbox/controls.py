@@ -16,7 +16,7 @@ import math
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from .state import SandboxState, iso_utc
+from commbox_core.sandbox.state import SandboxState, iso_utc
 
 
 def _state(request: Request) -> SandboxState:

@@ -9,7 +9,7 @@ import secrets
 import time
 from collections.abc import Callable
 
-from .config import FAULT_RATES, SandboxConfig
+from commbox_core.sandbox.config import FAULT_RATES, SandboxConfig
 
 # Faults that replace the whole exchange, whatever the request; the others only replace a success.
 TRANSPORT_FAULTS = ("drop", "html", "error", "not_supported")

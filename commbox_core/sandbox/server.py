@@ -16,9 +16,9 @@ import uvicorn
 from starlette.applications import Starlette
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from .app import create_app
-from .config import SandboxConfig
-from .ticket_api import CLOSE_CONNECTION_EXTENSION
+from commbox_core.sandbox.app import create_app
+from commbox_core.sandbox.config import SandboxConfig
+from commbox_core.sandbox.ticket_api import CLOSE_CONNECTION_EXTENSION
 
 _START_TIMEOUT_S = 10.0
 _STOP_TIMEOUT_S = 5.0

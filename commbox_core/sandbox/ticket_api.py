@@ -9,10 +9,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from .faults import retry_after_header
-from .pages import BAD_GATEWAY_PAGE
-from .requests_body import BadTicketRequest, parse_ticket_request
-from .state import NotFound, SandboxState, iso_utc
+from commbox_core.sandbox.faults import retry_after_header
+from commbox_core.sandbox.pages import BAD_GATEWAY_PAGE
+from commbox_core.sandbox.requests_body import BadTicketRequest, parse_ticket_request
+from commbox_core.sandbox.state import NotFound, SandboxState, iso_utc
 
 # A server that can really cut a connection puts a callable under this scope extension
 # (SandboxServer does); without it the dropped-connection fault falls back to returning an

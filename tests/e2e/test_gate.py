@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import expect
 
-from commbox_core.auth import hash_password
+from commbox_core.config.passwords import hash_password
 from commbox_core.sandbox import SandboxConfig, SandboxServer
 
 from .conftest import ARTIFACTS, ROOT, _free_port, _wait_healthy, screenshot, stop_server, wait_for_app

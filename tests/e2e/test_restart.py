@@ -15,9 +15,9 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
+from ..support import wait_until
 from .conftest import ARTIFACTS, ROOT, _free_port, _wait_healthy, screenshot, stop_server, wait_for_app
 from .test_dashboard import open_page, sandbox_url, start_run, upload
-from ..support import wait_until
 
 pytestmark = pytest.mark.e2e
 ROWS = 300

@@ -1,0 +1,244 @@
+"""Bulk tickets: template, upload, column matching, preview and fixes, run options, the run.
+
+A run lives in the server (the Console's JobManager), not in this script; its id is kept in the URL
+(?job=<id>) and in the session, so a refresh or a trip to another page finds it again.
+"""
+
+import streamlit as st
+
+from commbox_core.errors import ConsoleError, InputFileError
+from commbox_core.outputs.templates import TEMPLATE_FILENAMES, template_csv
+from commbox_core.outputs.views import REASON, VALID, invalid_rows, mapped_columns, preview_frame
+from commbox_core.tables.edits import apply_edits
+from commbox_core.fields import FIELD_LABELS, Kind, fields_for
+from commbox_core.tickets.plan import RunPlan
+from commbox_core.tickets.prepare import duplicate_rows
+from commbox_core.tickets.request import RowDefaults
+from ui.editing import clear_edits, paged_editor, stored_edits
+from ui.runs import open_run, results_panel, run_progress, run_summary
+from ui.text import inert
+from ui.widgets import page_start
+
+context = page_start(
+    "Bulk tickets",
+    "Upload a CSV with one agent or customer per row and get a ticket link for each. Rows are checked "
+    "before anything is sent; you can fix them here. The run goes on in the server if you leave the page.",
+)
+settings, console = context.settings, context.console
+
+# ---- A run chosen: show it ---------------------------------------------------------------------
+job_id = st.query_params.get("job") or st.session_state.get("bulk_job")
+if job_id:
+    # Keep both: the URL survives a refresh, the session survives a page switch (which drops
+    # the URL's query parameters).
+    open_run(job_id)
+    job = console.job(job_id)
+    if st.button("New upload", icon=":material/upload_file:", key="new_upload"):
+        open_run(None)
+        st.rerun()
+    if job is None:
+        stored = console.stored_job(job_id)
+        if stored is not None:
+            st.warning(
+                f"Run {inert(job_id)} is {stored.status}: it ran in a server process that has stopped (or another "
+                "one), so its links are gone. History shows its outcomes and can resume it or re-issue its links.",
+                icon=":material/history:",
+            )
+            st.page_link("app_pages/history.py", label="Open it in History", icon=":material/open_in_new:",
+                         query_params={"run": job_id})
+            st.stop()
+        st.warning(
+            f"Run {inert(job_id)} is not known to this server. Start a new upload.",
+            icon=":material/search_off:",
+        )
+        st.stop()
+    run_summary(job, counts=job.finished)
+    if not job.finished:
+        run_progress(console, job.id)
+    else:
+        results_panel(console, job)
+    if job.parent_id and console.job(job.parent_id):
+        if st.button(f"Show run {job.parent_id}, which this run followed up", icon=":material/arrow_back:",
+                     key="show_parent"):
+            open_run(job.parent_id)
+            st.rerun()
+    for child in console.follow_ups(job):
+        if st.button(f"Show follow-up run {child.id} ({child.purpose}, {child.status})",
+                     icon=":material/arrow_forward:", key=f"show_child_{child.id}"):
+            open_run(child.id)
+            st.rerun()
+    st.stop()
+
+# ---- 1. Who, and the template ------------------------------------------------------------------
+KIND_LABELS = {Kind.AGENT: "Agents: console logins", Kind.CUSTOMER: "Customers: chat links"}
+st.subheader("1 · Who gets tickets", anchor=False)
+kind = st.segmented_control(
+    "Tickets for", list(Kind), format_func=KIND_LABELS.get, default=Kind.AGENT, required=True, key="bulk_kind"
+)
+templates = st.container(horizontal=True)
+for template_kind in Kind:
+    templates.download_button(
+        f"{template_kind.capitalize()} template", template_csv(template_kind),
+        file_name=TEMPLATE_FILENAMES[template_kind], mime="text/csv", icon=":material/download:",
+        on_click="ignore", key=f"template_{template_kind}",
+    )
+st.caption(
+    "Templates have the columns the console reads and two example rows the sandbox knows: replace them. "
+    "Column names may differ (Phone, E-mail, Customer ID, …): you can match them in step 3."
+)
+
+# ---- 2. Upload ---------------------------------------------------------------------------------
+st.subheader("2 · Upload the file", anchor=False)
+upload = st.file_uploader(
+    "CSV file", key="bulk_upload", max_upload_size=settings.max_upload_mb,
+    help=f"Comma, semicolon or tab separated; UTF-8 or a Windows encoding. At most {settings.max_upload_mb} MB "
+         f"and {settings.max_rows:,} rows.",
+)
+if upload is None:
+    st.info("Upload a CSV file to continue, or download a template above to start from.", icon=":material/upload:")
+    st.stop()
+
+cached = st.session_state.get("bulk_table")
+if cached is None or cached[0] != upload.file_id:
+    try:
+        cached = (upload.file_id, console.read_upload(upload.getvalue(), upload.name), None)
+    except InputFileError as problem:
+        cached = (upload.file_id, None, str(problem))
+    st.session_state["bulk_table"] = cached
+    clear_edits("bulk_edits")
+_, read, unreadable = cached
+if read is None:
+    st.error(inert(unreadable), icon=":material/error:")
+    st.stop()
+table = read.table
+
+DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+st.caption(
+    f"{len(table.frame):,} rows · {len(table.columns)} columns · {table.encoding} · "
+    f"{DELIMITERS.get(table.delimiter, table.delimiter)} separated"
+)
+if table.row_problems:
+    st.warning(
+        f"{len(table.row_problems):,} rows are malformed in the file (see their reason in the preview): "
+        "they are not sent unless you fix them below.",
+        icon=":material/warning:",
+    )
+
+# ---- 3. Columns --------------------------------------------------------------------------------
+st.subheader("3 · Match the columns", anchor=False)
+automatic = console.match_columns(table, kind)
+REQUIRED_NOTES = {"username": " (required)", "brand": " (or a default brand)"}
+options = [None, *table.columns]
+mapping: dict[str, str] = {}
+grid = st.columns(4)
+for position, name in enumerate(fields_for(kind)):
+    label = FIELD_LABELS[name] + (REQUIRED_NOTES.get(name, "") if kind is Kind.AGENT else "")
+    with grid[position % 4]:
+        chosen = st.selectbox(
+            label, options, index=options.index(automatic.mapping.get(name)),
+            format_func=lambda column: "— not in the file —" if column is None else column,
+            key=f"bulk_map_{upload.file_id}_{kind}_{name}",
+        )
+    if chosen is not None:
+        mapping[name] = chosen
+unmatched = [c for c in table.columns if c not in mapping.values()]
+reused = sorted({c for c in mapping.values() if list(mapping.values()).count(c) > 1})
+notes = []
+if kind is Kind.CUSTOMER:
+    notes.append("A customer needs a unique ID, an email or a phone.")
+if unmatched:
+    notes.append("Not sent, but kept in the result files: " + ", ".join(f"“{inert(c)}”" for c in unmatched) + ".")
+st.caption(" ".join(n for n in notes if n))
+if reused:
+    st.warning("The same column feeds several fields: " + ", ".join(inert(c) for c in reused), icon=":material/warning:")
+
+# ---- 4. Options --------------------------------------------------------------------------------
+st.subheader("4 · Run options", anchor=False)
+left, middle, right = st.columns(3)
+with left:
+    default_brand = st.text_input("Default brand", value=settings.brand or "", key="bulk_brand",
+                                  help="For rows whose brand cell is empty (or when the file has no brand column).")
+    default_channel = ""
+    if kind is Kind.CUSTOMER:
+        default_channel = st.text_input("Chat channel", value=settings.channel_id or "", key="bulk_channel",
+                                        help="For rows without a channelId: the chat their link opens.")
+with middle:
+    one_time = st.toggle("One-time use", key="bulk_one_time",
+                         help="Each link works once. A row's oneTimeUse cell, when filled, wins.")
+    override = False
+    if kind is Kind.CUSTOMER:
+        override = st.toggle("Override user info", key="bulk_override",
+                             help="CommBox updates each customer's record with the row's values.")
+with right:
+    concurrency = st.slider("Concurrency", 1, 64, settings.concurrency, key="bulk_concurrency",
+                            help="Requests in flight at once. Throttling (429) slows the run down by itself.")
+
+defaults = RowDefaults(brand=default_brand.strip() or None, channel_id=default_channel.strip() or None,
+                       one_time_use=one_time, override_user_info=override)
+plan = RunPlan(mapping, defaults)
+edits = stored_edits("bulk_edits")
+edited = apply_edits(table, edits)
+signature = (upload.file_id, kind, tuple(sorted(mapping.items())), defaults,
+             st.session_state.get("bulk_edits_version", 0))
+memo = st.session_state.get("bulk_prepared")
+if memo is None or memo[0] != signature:
+    try:
+        memo = (signature, console.prepare(edited, kind, plan))
+    except InputFileError as problem:  # a required column is not matched
+        st.error(inert(problem), icon=":material/error:")
+        st.stop()
+    st.session_state["bulk_prepared"] = memo
+prepared = memo[1]
+
+# ---- 5. Preview --------------------------------------------------------------------------------
+st.subheader("5 · Check and fix the rows", anchor=False)
+invalid = invalid_rows(prepared)
+valid_count = len(prepared) - len(invalid)
+
+counts = st.columns(4)
+counts[0].metric("Rows", f"{len(prepared):,}")
+counts[1].metric("Valid", f"{valid_count:,}")
+counts[2].metric("Invalid", f"{len(invalid):,}")
+counts[3].metric("Edited", f"{len(edits):,}")
+duplicates = duplicate_rows(prepared)
+if duplicates:
+    shown = ", ".join(f"{row} (same as {first})" for row, first in list(duplicates.items())[:8])
+    more = f" and {len(duplicates) - 8:,} more" if len(duplicates) > 8 else ""
+    st.warning(f"{len(duplicates):,} rows name a person an earlier row already names: rows {shown}{more}. "
+               "Each still gets its own ticket.", icon=":material/content_copy:")
+
+VIEWS = {"invalid": "Invalid rows", "all": "All rows"}
+view = st.segmented_control("Show", list(VIEWS), format_func=VIEWS.get, required=True,
+                            default="invalid" if invalid else "all", key=f"bulk_view_{bool(invalid)}")
+rows = invalid if view == "invalid" else [p.row for p in prepared]
+columns = mapped_columns(mapping, kind)
+by_row = {p.row: p for p in prepared}
+if not rows:
+    st.success("Every row is valid.", icon=":material/check_circle:")
+else:
+    st.caption("Edit a cell to fix a row: it is checked again at once. Only the columns matched above are shown.")
+    paged_editor(
+        "bulk_edits", rows, lambda page: preview_frame(edited, [by_row[r] for r in page], columns), columns,
+        column_config={
+            VALID: st.column_config.CheckboxColumn("valid"),
+            REASON: st.column_config.TextColumn("reason", width="large"),
+        },
+    )
+if edits and st.button("Undo all edits", icon=":material/undo:", key="bulk_undo"):
+    clear_edits("bulk_edits")
+    st.rerun()
+
+# ---- 6. Start ----------------------------------------------------------------------------------
+st.subheader("6 · Issue the tickets", anchor=False)
+if invalid:
+    st.caption(f"{len(invalid):,} invalid row{'s are' if len(invalid) != 1 else ' is'} not sent: "
+               "errors.csv lists them with the reason.")
+if st.button(f"Issue {valid_count:,} tickets", type="primary", icon=":material/send:", disabled=valid_count == 0,
+             key="bulk_start"):
+    try:
+        job = console.start_run(edited, prepared, kind, plan, source_sha256=read.sha256, concurrency=concurrency)
+    except ConsoleError as problem:
+        st.error(inert(problem), icon=":material/error:")
+        st.stop()
+    open_run(job.id)
+    st.rerun()

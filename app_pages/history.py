@@ -1,0 +1,127 @@
+"""History: every run in the job store (this server's, other processes', interrupted ones), one
+run's outcomes without links, resume and re-issue, purge of personal data; and the audit log."""
+
+from datetime import UTC, date, datetime, time, timedelta
+
+import streamlit as st
+
+from commbox_core.errors import ConsoleError
+from commbox_core.outputs.files import to_csv_bytes
+from commbox_core.outputs.history import stored_label
+from commbox_core.storage.audit import AuditFilter
+from commbox_core.vocabulary import RunStatus
+from ui.runs import open_run, run_summary
+from ui.text import inert
+from ui.widgets import page_start
+
+context = page_start(
+    "History",
+    "Every run in the job store, newest first, including runs of other server processes and runs cut short "
+    "by a restart. Outcome files say who got a ticket, when it was issued and when it expires, but never "
+    "hold the links: they are safe to keep and share.",
+)
+console = context.console
+runs_tab, audit_tab = st.tabs(["Runs", "Audit log"])
+
+
+def _start(action) -> None:
+    """Resume or re-issue, then follow the run on the Bulk tickets page."""
+    try:
+        job = action()
+    except ConsoleError as problem:
+        st.error(inert(problem), icon=":material/error:")
+        return
+    open_run(job.id)
+    st.switch_page("app_pages/bulk_tickets.py")
+
+
+def _outcomes(job_id: str) -> None:
+    frame, csv_bytes = console.outcome_file(job_id)
+    st.dataframe(frame, hide_index=True, key="history_outcomes", column_config={"ok": st.column_config.CheckboxColumn("ok")})
+    st.download_button("Download outcomes (CSV, no links)", csv_bytes, file_name=f"run-{job_id}-outcomes.csv",
+                       mime="text/csv", icon=":material/download:", key="history_download", on_click="ignore")
+
+
+def _stored_run(job_id: str) -> None:
+    record = console.stored_job(job_id)
+    rows = console.store.rows(job_id)
+    st.caption(f"Run **{record.id}** · {inert(record.source_name or 'no file name')} · {record.kind}s · "
+               f"started by {inert(record.started_by)} · status **{record.status}**")
+    to_send = sum(1 for row in rows if row.needs_sending)
+    lost = sum(1 for row in rows if row.outcome == "ok")
+    if record.status is RunStatus.INTERRUPTED:
+        st.warning(f"This run was cut short (its server process stopped). {to_send:,} rows were never answered "
+                   "or failed in a way a retry may fix: Resume sends only those.", icon=":material/pause_circle:")
+    _outcomes(job_id)
+    purged = record.pii_purged_at is not None
+    left, middle, right = st.columns(3)
+    if left.button(f"Resume ({to_send:,} rows)", icon=":material/play_arrow:", key=f"resume_{record.id}",
+                   type="primary", disabled=purged or to_send == 0 or not record.status.resumable,
+                   help="Sends the rows never answered and those whose error may go away on retry. "
+                        "Rows that got a ticket are not sent again."):
+        _start(lambda: console.resume(record.id))
+    if middle.button(f"Re-issue lost links ({lost:,})", icon=":material/autorenew:", key=f"reissue_{record.id}",
+                     disabled=purged or lost == 0,
+                     help="Links are never stored, so those issued by a process that is gone cannot be shown. "
+                          "This asks CommBox for new tickets for those rows (each person gets a second ticket)."):
+        _start(lambda: console.reissue_lost(record.id))
+    if purged:
+        right.caption(f"Personal data purged {record.pii_purged_at:%Y-%m-%d %H:%M} UTC.")
+    else:
+        with right.popover("Purge personal data", icon=":material/delete:"):
+            st.caption("Forgets the values of every row of this run (names, emails, phones, ids); outcomes and "
+                       "counts stay. The run can then no longer be resumed or re-issued. This cannot be undone.")
+            if st.button("Purge now", key=f"purge_{record.id}", type="primary"):
+                console.purge(record.id)
+                st.rerun()
+
+
+def _live_run(job) -> None:
+    run_summary(job)
+    if not job.finished:
+        st.caption("This run is still going: the outcomes below are the rows done so far.")
+    _outcomes(job.id)
+    st.page_link("app_pages/bulk_tickets.py", label="Open in Bulk tickets: links, retry, re-issue",
+                 icon=":material/open_in_new:", query_params={"job": job.id})
+
+
+with runs_tab:
+    stored = console.history()
+    if not stored:
+        st.info("No runs yet. Runs started on **Bulk tickets** appear here.", icon=":material/inbox:")
+        st.page_link("app_pages/bulk_tickets.py", label="Go to Bulk tickets", icon=":material/group:")
+    else:
+        runs = console.history_frame()
+        labels = {record.id: stored_label(record) for record in stored}
+        st.dataframe(runs, hide_index=True, key="history_table", column_config={
+            "rows": st.column_config.NumberColumn("rows", format="localized"),
+            "succeeded": st.column_config.NumberColumn("succeeded", format="localized"),
+            "failed": st.column_config.NumberColumn("failed", format="localized"),
+            "follows up": st.column_config.TextColumn("follows up", help="The run whose rows this run sent again"),
+        })
+        ids = list(runs["run"])
+        wanted = st.query_params.get("run")
+        chosen = st.selectbox("Open a run", ids, index=ids.index(wanted) if wanted in ids else 0,
+                              format_func=lambda job_id: labels.get(job_id, job_id), key="history_run")
+        st.query_params["run"] = chosen
+        job = console.job(chosen)
+        with st.container(border=True):
+            if job is None:
+                _stored_run(chosen)
+            else:
+                _live_run(job)
+
+with audit_tab:
+    st.caption("Every ticket asked for, single or bulk: who asked, for whom, on which tenant, and how it ended. "
+               "It keeps a fingerprint of each token, never the token.")
+    first, second, third, fourth = st.columns(4)
+    user = first.selectbox("User", ["", *console.audit_users()], format_func=lambda u: u or "anyone", key="audit_user")
+    outcome = second.selectbox("Outcome", ["", "ok", "failed"], format_func=lambda o: o or "any", key="audit_outcome")
+    subject = third.text_input("Person (part of the identifier)", key="audit_subject")
+    since = fourth.date_input("Since", value=date.today() - timedelta(days=7), key="audit_since")
+    wanted = AuditFilter(since=datetime.combine(since, time(), UTC) if since else None, user=user,
+                         subject=subject.strip(), outcome=outcome)
+    entries = console.audit(wanted)
+    st.dataframe(entries, hide_index=True, key="audit_table")
+    st.download_button(f"Export {len(entries):,} entries (CSV)", to_csv_bytes(entries), file_name="audit.csv",
+                       mime="text/csv", icon=":material/download:", key="audit_download", on_click="ignore")

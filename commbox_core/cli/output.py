@@ -1,0 +1,110 @@
+"""What every command shares: one-line messages on stderr, the progress bar, and running a Click
+command so that every failure is one clear line and a known exit code, never a traceback.
+
+Exit codes: 0 every row succeeded; 1 some rows failed; 2 nothing could run (bad usage, unreadable
+file, missing columns, no API URL or key, key refused, CommBox unreachable); 130 cancelled (Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Sequence
+
+import click
+
+from commbox_core.errors import ConsoleError
+
+PROG = "python -m commbox_core"
+EXIT_FAILED_ROWS, EXIT_UNUSABLE, EXIT_CANCELLED = 1, 2, 130
+POLL_S = 0.2
+_TERMINAL_CONTROLS = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+
+
+def say(message: str) -> None:
+    """A line on stderr. Control characters from files or servers are shown escaped, so a
+    file cannot retitle, clear or otherwise drive the user's terminal."""
+    safe = _TERMINAL_CONTROLS.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), message)
+    print(safe, file=sys.stderr, flush=True)
+
+
+class Choice(click.Choice):
+    """click.Choice, worded as people know it from argparse ("invalid choice")."""
+
+    def fail(self, message: str, param=None, ctx=None):
+        if "is not one of" in message or "is not" in message:
+            message = f"invalid choice (choose from {', '.join(map(str, self.choices))})"
+        super().fail(message, param, ctx)
+
+
+class ConsoleCommand(click.Command):
+    """A command whose usage errors start with `error_prefix` (default: "error: <command>: ")."""
+
+    error_prefix: str | None = None
+
+
+def usage_line(error: click.UsageError) -> str:
+    ctx = error.ctx
+    prefix = getattr(ctx.command, "error_prefix", None) if ctx else None
+    message = error.format_message().rstrip(".")
+    if prefix is not None:
+        return f"{prefix}{message}"
+    where = ctx.command_path if ctx else PROG
+    return f"error: {where}: {message[:1].lower()}{message[1:]} (see --help)"
+
+
+def run(command: click.Command, argv: Sequence[str] | None, prog_name: str = PROG) -> int:
+    """Run a Click command as a program: its exit code, every failure told in one line."""
+    try:
+        result = command.main(args=list(sys.argv[1:] if argv is None else argv), prog_name=prog_name,
+                              standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as shown:
+        click.echo(shown.ctx.get_help(), err=True)
+        return EXIT_UNUSABLE
+    except click.UsageError as error:
+        say(usage_line(error))
+        return EXIT_UNUSABLE
+    except click.exceptions.Exit as done:
+        return done.exit_code
+    except click.Abort:
+        say("interrupted")
+        return EXIT_CANCELLED
+    except ConsoleError as exc:
+        say(f"error: {exc}")
+        return EXIT_UNUSABLE
+    except KeyboardInterrupt:
+        say("interrupted")
+        return EXIT_CANCELLED
+    return result if isinstance(result, int) else 0
+
+
+def follow(job, *, show: bool) -> None:
+    """Wait for a run (a service Job), with a progress bar on stderr when `show`; Ctrl-C cancels
+    it and waits for the requests in flight."""
+    bar = _bar(show)
+    try:
+        while not job.wait(POLL_S):
+            _update(bar, job.progress())
+    except KeyboardInterrupt:
+        say("\ncancelling: waiting for requests in flight…")
+        job.cancel()
+        job.wait()
+    if bar is not None:
+        _update(bar, job.progress())
+        bar.close()
+
+
+def _bar(show: bool):
+    if not show:
+        return None
+    from tqdm import tqdm  # only for a terminal: scripts never pay for it
+
+    return tqdm(total=0, unit="row", file=sys.stderr, dynamic_ncols=True, smoothing=0.1)
+
+
+def _update(bar, progress) -> None:
+    if bar is None:
+        return
+    bar.total = progress.total
+    bar.set_postfix_str(f"ok {progress.ok:,} failed {progress.failed:,}", refresh=False)
+    bar.update(progress.done - bar.n)

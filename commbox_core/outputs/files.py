@@ -1,0 +1,233 @@
+"""Result files out: success/errors tables, CSV (formula-safe), XLSX (text cells, links), summary."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+import xlsxwriter
+
+from commbox_core.runs.results import RowResult, RunReport
+from commbox_core.tables.cells import OWN_EXPORT_COLUMNS
+from commbox_core.tables.read import InputTable
+
+HEADERS_ATTR = "headers"  # frame.attrs key: the header line to write (frame columns are unique)
+
+_FORMULA_PATTERN = r"^'*[=+\-@\t\r]"  # same rule as needs_neutralising, for whole columns
+_QUOTE_PATTERN = r'[,;\t|"\r\n]'  # every delimiter read_table may detect, so re-reading is unambiguous
+_TOKEN_PARAM = re.compile(r"([?&]ta=)[^&#\s]+")
+_XLSX_MAX_URLS = 65_530  # Excel's hyperlinks per worksheet
+_XLSX_MAX_URL_LENGTH = 2_079  # Excel's URL length (UTF-16 units)
+_XLSX_MAX_WIDTH = 60
+_LINKABLE = re.compile(r"https?://[^\x00-\x20\s]+", re.IGNORECASE)
+_CHUNK_ROWS = 10_000
+
+
+
+
+
+
+
+
+def success_frame(table: InputTable, report: RunReport) -> pd.DataFrame:
+    """row, the input columns, url, expires_at: one line per successful row, by row number."""
+    results = sorted(report.succeeded, key=lambda r: r.row)
+    tail = {
+        "url": [r.url or "" for r in results],
+        "expires_at": [_iso_utc(r.expires_at) for r in results],
+    }
+    return _result_frame(table, results, tail)
+
+
+def errors_frame(table: InputTable, report: RunReport) -> pd.DataFrame:
+    """row, the input columns, error_code, error: one line per failed row. Never a URL or token."""
+    results = sorted(report.failed, key=lambda r: r.row)
+    tail = {
+        "error_code": [str(r.error_code) if r.error_code is not None else "" for r in results],
+        "error": [_without_token(r) for r in results],
+    }
+    return _result_frame(table, results, tail)
+
+
+def to_csv_bytes(frame: pd.DataFrame) -> bytes:
+    """UTF-8 with BOM (Excel then reads Hebrew right), CRLF, every cell formula-safe."""
+    headers = _headers(frame)
+    single = len(headers) == 1
+    output = io.BytesIO()
+    output.write(b"\xef\xbb\xbf")
+    output.write((",".join(_csv_cells(pd.Series(headers, dtype="str"), single_column=single)) + "\r\n").encode("utf-8"))
+    for start in range(0, len(frame), _CHUNK_ROWS):  # in slices, so 100k rows never exist as one text
+        part = frame.iloc[start : start + _CHUNK_ROWS]
+        columns = [_csv_cells(_as_text(part.iloc[:, j]), single_column=single).tolist() for j in range(len(headers))]
+        output.write("".join(line + "\r\n" for line in map(",".join, zip(*columns))).encode("utf-8"))
+    return output.getvalue()
+
+
+def to_xlsx_bytes(success: pd.DataFrame, errors: pd.DataFrame) -> bytes:
+    """Sheets "Success" and "Errors": text cells, clickable links, bold frozen header, filters."""
+    output = io.BytesIO()
+    # constant_memory streams rows to a temporary file, so 100k rows do not pile up in memory.
+    workbook = xlsxwriter.Workbook(output, {"constant_memory": True, "strings_to_numbers": False,
+                                            "strings_to_formulas": False, "strings_to_urls": False})
+    bold = workbook.add_format({"bold": True})
+    link = workbook.get_default_url_format()
+    for name, frame in (("Success", success), ("Errors", errors)):
+        _write_sheet(workbook.add_worksheet(name), frame, bold, link)
+    workbook.close()
+    return output.getvalue()
+
+
+def summary_json(report: RunReport) -> bytes:
+    return (json.dumps(report.summary(), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def write_outputs(out_dir: Path, table: InputTable, report: RunReport) -> dict[str, Path]:
+    """Write success.csv, errors.csv, results.xlsx and summary.json; return their paths by name."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    success, errors = success_frame(table, report), errors_frame(table, report)
+    contents = {
+        "success.csv": to_csv_bytes(success),
+        "errors.csv": to_csv_bytes(errors),
+        "results.xlsx": to_xlsx_bytes(success, errors),
+        "summary.json": summary_json(report),
+    }
+    paths = {}
+    for name, content in contents.items():
+        paths[name] = out_dir / name
+        _write_private(paths[name], content)
+    return paths
+
+
+def _write_private(path: Path, content: bytes) -> None:
+    """Owner-only (the files hold live links), and atomic: a reader never sees half a file."""
+    partial = path.with_name(f".{path.name}.partial")
+    partial.unlink(missing_ok=True)  # a leftover could carry wider permissions
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as file:
+        file.write(content)
+    os.replace(partial, path)
+
+
+def _result_frame(table: InputTable, results: list[RowResult], tail: dict[str, list[str]]) -> pd.DataFrame:
+    rows = [r.row for r in results]
+    unknown = sorted(set(rows).difference(table.frame.index))
+    if unknown:
+        raise ValueError(f"results for rows that are not in the input table: {unknown[:10]}")
+    carried = _carried_columns(table)
+    picked = table.frame.loc[rows, [column for column, _, _ in carried]]
+    data = {"row": pd.array(rows, dtype="int64")}
+    data.update({name: picked[column].astype("str").array for column, _, name in carried})
+    data.update({name: pd.array(values, dtype="str") for name, values in tail.items()})
+    frame = pd.DataFrame(data)
+    frame.attrs[HEADERS_ATTR] = ["row", *(header for _, header, _ in carried), *tail]
+    return frame
+
+
+def _carried_columns(table: InputTable) -> list[tuple[str, str, str]]:
+    """(input column, header to write, output column) for the input columns the exports repeat.
+
+    An earlier export's own columns (re-uploaded errors.csv or success.csv) are dropped: a stale
+    error next to the new one misleads, and an old link must not reach errors.csv. A user's own
+    column that happens to share one of our names is kept under "<name> (input)".
+    """
+    headers = table.headers
+    earlier_export = bool(headers) and headers[0] == "row" and (
+        {"error_code", "error"} <= set(headers) or {"url", "expires_at"} <= set(headers)
+    )
+    carried = []
+    taken = set(OWN_EXPORT_COLUMNS)  # output columns must stay unique for pandas
+    for column, header in zip(table.columns, headers):
+        if header in OWN_EXPORT_COLUMNS:
+            if earlier_export:
+                continue
+            header = f"{header} (input)"
+        name = header if column in OWN_EXPORT_COLUMNS else column
+        while name in taken:
+            name += " (input)"
+        taken.add(name)
+        carried.append((column, header, name))
+    return carried
+
+
+def _headers(frame: pd.DataFrame) -> list[str]:
+    headers = frame.attrs.get(HEADERS_ATTR)
+    if headers is None or len(headers) != frame.shape[1]:
+        headers = [str(c) for c in frame.columns]
+    return list(headers)
+
+
+def _as_text(column: pd.Series) -> pd.Series:
+    if isinstance(column.dtype, pd.StringDtype):
+        return column.fillna("")
+    return column.map(lambda v: "" if v is None or (isinstance(v, float) and v != v) else str(v)).astype("str")
+
+
+def _csv_cells(column: pd.Series, *, single_column: bool) -> pd.Series:
+    """Neutralise, then quote what needs it (and "" alone on a line, which would read as blank)."""
+    risky = column.str.contains(_FORMULA_PATTERN, regex=True)
+    column = column.where(~risky, "'" + column)
+    quote = column.str.contains(_QUOTE_PATTERN, regex=True)
+    if single_column:
+        quote |= column == ""
+    return column.where(~quote, '"' + column.str.replace('"', '""', regex=False) + '"')
+
+
+def _iso_utc(moment: datetime | None) -> str:
+    if moment is None:
+        return ""
+    if moment.tzinfo is not None:  # a naive time is already UTC: the core works in UTC throughout
+        moment = moment.astimezone(timezone.utc)
+    return moment.replace(microsecond=0, tzinfo=None).isoformat() + "Z"
+
+
+def _without_token(result: RowResult) -> str:
+    message = result.error or ""
+    if result.url:
+        message = message.replace(result.url, "[link removed]")
+    return _TOKEN_PARAM.sub(r"\1[removed]", message)
+
+
+def _write_sheet(sheet, frame: pd.DataFrame, bold, link) -> None:
+    headers = _headers(frame)
+    numeric = [pd.api.types.is_integer_dtype(dtype) or pd.api.types.is_float_dtype(dtype) for dtype in frame.dtypes]
+    sample = frame.head(500)
+    for j, header in enumerate(headers):
+        longest = max([len(header), *(len(str(v)) for v in sample.iloc[:, j].tolist())])
+        sheet.set_column(j, j, min(max(longest + 2, 8), _XLSX_MAX_WIDTH))
+    sheet.freeze_panes(1, 0)
+    sheet.autofilter(0, 0, max(len(frame), 1), max(len(headers) - 1, 0))
+    for j, header in enumerate(headers):
+        if header:
+            sheet.write_string(0, j, header, bold)
+        else:
+            sheet.write_blank(0, j, None, bold)
+    url_column = frame.columns.get_loc("url") if "url" in frame.columns else None
+    links = 0
+    for start in range(0, len(frame), _CHUNK_ROWS):  # constant_memory needs rows in order anyway
+        part = frame.iloc[start : start + _CHUNK_ROWS]
+        columns = [part.iloc[:, j].tolist() if numeric[j] else _as_text(part.iloc[:, j]).tolist() for j in range(len(headers))]
+        for i, row in enumerate(zip(*columns), start=start + 1):
+            for j, value in enumerate(row):
+                if numeric[j]:
+                    if value == value:
+                        sheet.write_number(i, j, value)
+                elif not value:
+                    continue
+                elif j == url_column and links < _XLSX_MAX_URLS and _linkable(value) and (
+                    sheet.write_url(i, j, value, link, string=value) == 0
+                ):
+                    links += 1
+                else:
+                    sheet.write_string(i, j, value)
+
+
+def _linkable(url: str) -> bool:
+    """Only plain web links within Excel's limits; xlsxwriter would otherwise warn, echoing the token."""
+    length = len(url) if url.isascii() else len(url.encode("utf-16-le")) // 2
+    return length <= _XLSX_MAX_URL_LENGTH and _LINKABLE.fullmatch(url) is not None

@@ -1,0 +1,61 @@
+"""Words and numbers as a person reads them: durations, times, progress lines, status labels."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from commbox_core.runs.runner import Progress
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None or seconds != seconds:
+        return "–"
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def progress_text(progress: Progress) -> str:
+    """One line for the progress bar: counts, rate and time left."""
+    parts = [
+        f"{progress.done:,} of {progress.total:,} rows",
+        f"{progress.ok:,} ok",
+        f"{progress.failed:,} failed",
+    ]
+    if progress.rate > 0:
+        parts.append(f"{progress.rate:,.1f} rows/s")
+    if progress.eta_s is not None:
+        parts.append(f"about {format_duration(progress.eta_s)} left")
+    if progress.throttled:
+        parts.append(f"throttled {progress.throttled:,}×")
+    return " · ".join(parts)
+
+
+STATUS_LABELS = {
+    "queued": "queued",
+    "running": "running",
+    "done": "done",
+    "cancelled": "cancelled",
+    "stopped": "stopped: API key refused",
+    "unreachable": "stopped: CommBox unreachable",
+    "failed": "failed",
+}
+
+
+PURPOSE_LABELS = {"run": "run", "retry": "retry of failed rows", "reissue": "re-issue of expired links"}
+
+
+def iso_utc(moment: datetime | None) -> str:
+    if moment is None:
+        return ""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def local_time(moment: datetime) -> str:
+    """UTC, spelled out: the server's clock is the only one every viewer shares."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")

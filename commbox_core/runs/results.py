@@ -1,0 +1,100 @@
+"""What a run produces: one RowResult per input row, and the run's report."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from commbox_core.fields import Kind
+from commbox_core.vocabulary import ErrorCode, RunStatus, StopReason
+
+
+def fingerprint(token: str) -> str:
+    """A short, stable, non-reversible id of a token: safe to store and log."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass(slots=True)
+class RowResult:
+    """The outcome of one input row. `row` is 1 for the first data record after the header."""
+
+    row: int
+    ok: bool
+    error_code: ErrorCode | None = None
+    error: str = ""
+    # The URL carries the token: it is a credential, so it never shows in repr() or logs.
+    url: str | None = field(default=None, repr=False)
+    issued_at: datetime | None = None
+    expires_at: datetime | None = None
+    attempts: int = 0
+    http_status: int | None = None
+    token_fingerprint: str | None = None
+
+    @property
+    def retryable(self) -> bool:
+        return not self.ok and self.error_code is not None and self.error_code.retryable
+
+
+@dataclass(slots=True)
+class RunReport:
+    """Everything a finished (or stopped) run knows, for tables, exports and summary.json."""
+
+    kind: Kind
+    results: list[RowResult]  # exactly one per input row, ordered by row
+    started_at: datetime
+    finished_at: datetime
+    requests_sent: int = 0
+    stopped_reason: StopReason | None = None
+
+    @property
+    def status(self) -> RunStatus:
+        return RunStatus.after(self.stopped_reason)
+
+    @property
+    def succeeded(self) -> list[RowResult]:
+        return [r for r in self.results if r.ok]
+
+    @property
+    def failed(self) -> list[RowResult]:
+        return [r for r in self.results if not r.ok]
+
+    def summary(self) -> dict:
+        """Counts by outcome and error_code, and timings: the content of summary.json."""
+        by_code = Counter(str(r.error_code) for r in self.results if not r.ok)
+        duration = (self.finished_at - self.started_at).total_seconds()
+        ok = sum(1 for r in self.results if r.ok)
+        return {
+            "kind": str(self.kind),
+            "rows": len(self.results),
+            "succeeded": ok,
+            "failed": len(self.results) - ok,
+            "by_error_code": dict(sorted(by_code.items())),
+            "requests_sent": self.requests_sent,
+            "stopped_reason": self.stopped_reason,
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat(),
+            "duration_s": round(duration, 3),
+            "rows_per_s": round(len(self.results) / duration, 1) if duration > 0 else None,
+        }
+
+
+def retryable_rows(results: Iterable[RowResult]) -> list[int]:
+    return [r.row for r in results if r.retryable]
+
+
+def expired_rows(results: Iterable[RowResult], now: datetime) -> list[int]:
+    return [r.row for r in results if r.ok and r.expires_at is not None and r.expires_at <= now]
+
+
+def fixable_rows(results: Iterable[RowResult]) -> list[int]:
+    """Failed rows that only an edit can change (invalid, not found, refused as bad)."""
+    return [r.row for r in results if not r.ok and not r.retryable and r.error_code is not ErrorCode.UNAUTHORIZED]
+
+
+def live_links(results: Iterable[RowResult], now: datetime) -> tuple[int, datetime | None]:
+    """How many links are still valid, and when the next of them expires."""
+    ends = [r.expires_at for r in results if r.ok and r.expires_at is not None and r.expires_at > now]
+    return len(ends), min(ends) if ends else None

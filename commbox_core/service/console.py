@@ -1,0 +1,278 @@
+"""Console: the one application service. The dashboard, the CLI and a notebook call it to read
+a file, issue one ticket, start, follow, cancel, resume, retry, re-issue and export runs, and to
+look up history and the audit log. It takes the acting user, so every entry point audits alike.
+
+A Console is cheap: the dashboard makes one per page run over a JobManager it shares across
+sessions (`Console(settings, jobs=shared, user=...)`); the CLI and a notebook open one with
+`Console.open()`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from commbox_core.api.client import CommBoxClient
+from commbox_core.api.probe import ConnectionVerdict, connection_probe, explain_probe
+from commbox_core.config.settings import Settings
+from commbox_core.errors import ConsoleError
+from commbox_core.outputs.downloads import JobOutputs
+from commbox_core.outputs.files import to_csv_bytes
+from commbox_core.outputs.history import history_frame, stored_outcomes, stored_runs_frame
+from commbox_core.runs.results import RowResult, RunReport
+from commbox_core.runs.runner import issue_ticket
+from commbox_core.service.batch import RunResult, issue
+from commbox_core.service.job_records import rebuild_table, sha256_of
+from commbox_core.service.jobs import Job, JobManager
+from commbox_core.storage.audit import CLI_USER, AuditFilter, audit_frame, audit_ticket, audit_users
+from commbox_core.storage.records import StoredJob
+from commbox_core.storage.store import JobStore, default_store_path
+from commbox_core.tables.columns import ColumnMatch, check_columns, match_columns
+from commbox_core.tables.edits import rows_of
+from commbox_core.tables.read import InputTable, read_table
+from commbox_core.fields import Kind
+from commbox_core.tickets.links import LinkBuilder
+from commbox_core.tickets.plan import RunPlan
+from commbox_core.tickets.prepare import PreparedRow, prepare_rows
+from commbox_core.tickets.request import TicketRequest
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file read for a run: its table (every value text, as given) and its bytes' hash."""
+
+    table: InputTable
+    sha256: str
+
+
+class Console:
+    def __init__(self, settings: Settings, *, jobs: JobManager | None = None, store: JobStore | None = None,
+                 user: str = CLI_USER):
+        self.settings = settings
+        self.jobs = jobs if jobs is not None else JobManager(store)
+        self.user = user
+        self._owned_sandbox = None  # a sandbox this console started, stopped by close()
+
+    @classmethod
+    def open(cls, settings: Settings, *, db: Path | str | None = None, user: str = CLI_USER,
+             use_store: bool = True) -> Console:
+        """A console over the job store at `db` (default: <data_dir>/console.sqlite3), with the
+        retention period applied; use_store=False keeps runs in memory only."""
+        if not use_store:
+            return cls(settings, user=user)
+        store = JobStore(db or default_store_path(settings))
+        store.apply_retention(settings.retention_days)
+        return cls(settings, store=store, user=user)
+
+    def acting_as(self, user: str, settings: Settings | None = None) -> Console:
+        """The same runs and store, for another user (or other settings)."""
+        return Console(settings or self.settings, jobs=self.jobs, user=user)
+
+    @property
+    def store(self) -> JobStore | None:
+        return self.jobs.store
+
+    @classmethod
+    def sandbox(cls, *, db: Path | str | None = None, user: str = "notebook") -> Console:
+        """A console on its own in-process sandbox (no API key needed), for notebooks and trials;
+        runs are kept in memory unless `db` names a job store. close() stops the sandbox."""
+        from commbox_core.config.settings import load_settings
+        from commbox_core.service.backends import on_sandbox, start_sandbox
+
+        server = start_sandbox()
+        settings = on_sandbox(load_settings(), server)
+        console = cls.open(settings, db=db, user=user, use_store=db is not None)
+        console._owned_sandbox = server
+        return console
+
+    def close(self) -> None:
+        if self.store is not None:
+            self.store.close()
+        if self._owned_sandbox is not None:
+            self._owned_sandbox.stop()
+            self._owned_sandbox = None
+
+    def __enter__(self) -> Console:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def issue(self, source, kind: Kind | str, **options) -> RunResult:
+        """Tickets for every row of a DataFrame or a CSV path, waited for; see service.batch.issue."""
+        return issue(self, source, kind, **options)
+
+    def runs(self, limit: int = 200) -> pd.DataFrame:
+        """Past runs, newest first (the store's, with live figures for this process's runs)."""
+        if self.store is None:
+            return history_frame(self.jobs.list(), datetime.now(UTC))
+        return self.history_frame(limit)
+
+    # ---- input ---------------------------------------------------------------------------
+    def read_upload(self, data: bytes, filename: str) -> Upload:
+        """Bytes of a CSV -> its table, within the configured bounds. Raises InputFileError with a
+        message for the user."""
+        table = read_table(data, filename=filename, max_bytes=self.settings.max_upload_bytes,
+                           max_rows=self.settings.max_rows)
+        return Upload(table, sha256_of(data))
+
+    def read_file(self, path: Path) -> Upload:
+        return self.read_upload(read_local_file(path, self.settings.max_upload_bytes), path.name)
+
+    @staticmethod
+    def match_columns(table: InputTable, kind: Kind) -> ColumnMatch:
+        """Which column feeds which field, as far as the headers tell."""
+        return match_columns(table.columns, kind)
+
+    def prepare(self, table: InputTable, kind: Kind, plan: RunPlan) -> list[PreparedRow]:
+        """Every row validated: a request to send, or the reason it cannot be sent."""
+        check_columns(ColumnMatch(plan.mapping, [], list(table.columns)), kind, default_brand=plan.defaults.brand)
+        return prepare_rows(table, plan.mapping, kind, plan.defaults)
+
+    # ---- one ticket ------------------------------------------------------------------------
+    def issue_ticket(self, request: TicketRequest) -> RowResult:
+        """One ticket now, audited. Raises ConfigError when its kind of link cannot be built."""
+        client = CommBoxClient.from_settings(self.settings)
+        try:
+            result = issue_ticket(client, LinkBuilder(self.settings), request)
+        finally:
+            client.close()
+        audit_ticket(self.store, self.user, self.settings.api_host, request, result)
+        return result
+
+    def check_connection(self) -> ConnectionVerdict:
+        """A real ticket request for a made-up agent; see api.probe. Retries little: a person waits."""
+        quick = self.settings.replace(max_retries=1, backoff_base=0.2, backoff_max=1.0)
+        client = CommBoxClient.from_settings(quick)
+        try:
+            outcome = client.create_ticket(connection_probe(self.settings.brand))
+        finally:
+            client.close()
+        return explain_probe(outcome, self.settings.api_host)
+
+    # ---- runs ------------------------------------------------------------------------------
+    def start_run(self, table: InputTable, prepared: list[PreparedRow], kind: Kind, plan: RunPlan, *,
+                  source_sha256: str = "", concurrency: int | None = None) -> Job:
+        """Start a run in the background. `table` is what the rows were prepared from (the upload,
+        with the person's edits); `source_sha256` the uploaded bytes' hash, for the record."""
+        settings = self.settings
+        if concurrency is not None and concurrency != settings.concurrency:
+            settings = settings.replace(concurrency=concurrency)
+        return self.jobs.start(settings, table, prepared, kind, source_name=table.filename, started_by=self.user,
+                               source_sha256=source_sha256, plan=plan)
+
+    def job(self, job_id: str | None) -> Job | None:
+        """A run this process holds (with its links), or None."""
+        return self.jobs.get(job_id)
+
+    def live_jobs(self) -> list[Job]:
+        return self.jobs.list()
+
+    def follow_ups(self, job: Job) -> list[Job]:
+        return [j for j in self.jobs.list() if j.parent_id == job.id]
+
+    def cancel(self, job_id: str) -> None:
+        job = self.jobs.get(job_id)
+        if job is None:
+            raise ConsoleError(f"run {job_id} is not running in this process")
+        job.cancel()
+
+    def resume(self, job_id: str) -> Job:
+        return self.jobs.resume(job_id, self.settings, started_by=self.user)
+
+    def retry_failed(self, job: Job) -> Job:
+        return self.jobs.retry_failed(job, started_by=self.user)
+
+    def resend_edited(self, job: Job, edited: InputTable, rows: Sequence[int]) -> Job:
+        """Rows edited after the run, validated again with the run's plan, sent as a follow-up."""
+        if job.plan is None:
+            raise ConsoleError(f"run {job.id} kept no column mapping: upload the file again")
+        prepared = prepare_rows(rows_of(edited, rows), job.plan.mapping, job.kind, job.plan.defaults)
+        return self.jobs.resend(job, edited, prepared, started_by=self.user)
+
+    def reissue_expired(self, job: Job) -> Job:
+        return self.jobs.reissue_expired(job, started_by=self.user)
+
+    def reissue_lost(self, job_id: str) -> Job:
+        """New tickets for the rows of a stored run that got one in a process that is gone."""
+        return self.jobs.reissue_stored(job_id, self.settings, started_by=self.user)
+
+    def outputs(self, job: Job) -> JobOutputs:
+        return job.outputs
+
+    def stored_report(self, job_id: str) -> tuple[InputTable, RunReport]:
+        """A stored run as its table and report, without links (tokens are never stored)."""
+        job, rows = self._need_store().job(job_id), self._need_store().rows(job_id)
+        report = RunReport(
+            kind=Kind(job.kind), results=[row.result() for row in rows], started_at=job.created_at,
+            finished_at=job.finished_at or datetime.now(UTC), requests_sent=sum(row.attempts for row in rows),
+            stopped_reason=job.status.stop_reason,
+        )
+        return rebuild_table(job, rows), report
+
+    # ---- history and audit -------------------------------------------------------------------
+    def stored_job(self, job_id: str) -> StoredJob | None:
+        """A run the store knows (any process's), or None."""
+        if self.store is None:
+            return None
+        found = self.store.jobs(1, job_id)
+        return found[0] if found else None
+
+    def history(self, limit: int = 200) -> list[StoredJob]:
+        return self.store.jobs(limit) if self.store is not None else []
+
+    def history_frame(self, limit: int = 200) -> pd.DataFrame:
+        """One line per stored run, with live figures for the runs this process holds."""
+        return stored_runs_frame(self.history(limit), {job.id: job for job in self.jobs.list()})
+
+    def outcomes(self, job_id: str) -> pd.DataFrame:
+        """A run's outcomes for analysts: no link, no token (safe to keep and share)."""
+        return self.outcome_file(job_id)[0]
+
+    def outcome_file(self, job_id: str) -> tuple[pd.DataFrame, bytes]:
+        """The outcomes as a table and as CSV (a finished run in this process: built once)."""
+        job = self.jobs.get(job_id)
+        if job is not None:
+            return job.outcome_file()
+        record = self._need_store().job(job_id)
+        frame = stored_outcomes(self._need_store().rows(job_id), record.kind)
+        return frame, to_csv_bytes(frame)
+
+    def audit(self, wanted: AuditFilter = AuditFilter(), limit: int = 10_000) -> pd.DataFrame:
+        return audit_frame(self._need_store(), wanted, limit)
+
+    def audit_users(self) -> list[str]:
+        return audit_users(self._need_store())
+
+    def purge(self, job_id: str) -> None:
+        """Forget a run's personal data (row values); outcomes and counts stay."""
+        self._need_store().purge_pii(job_id)
+
+    def _need_store(self) -> JobStore:
+        if self.store is None:
+            raise ConsoleError("this needs the job store")
+        return self.store
+
+
+def read_local_file(path: Path, max_bytes: int) -> bytes:
+    """A file's bytes, or a ConsoleError that says in a line why not."""
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise ConsoleError(
+                f"{path} is {size / 1048576:.1f} MB; the limit is {max_bytes / 1048576:.0f} MB "
+                "(COMMBOX_MAX_UPLOAD_MB): split the file"
+            )
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise ConsoleError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ConsoleError(f"{path} is a folder, not a CSV file") from None
+    except PermissionError:
+        raise ConsoleError(f"{path}: permission denied") from None
+    except OSError as exc:
+        raise ConsoleError(f"{path}: cannot read ({exc.strerror})") from None

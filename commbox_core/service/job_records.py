@@ -1,0 +1,70 @@
+"""A job to and from its store records: what to write before a run, and how to rebuild the run
+(its input table, its prepared rows, the outcomes it already has) after a restart."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pandas as pd
+
+from commbox_core.errors import ConsoleError
+from commbox_core.storage.store import StoredJob, StoredRow
+from commbox_core.tables.read import InputTable
+from commbox_core.tickets.prepare import PreparedRow
+from commbox_core.tickets.request import TicketRequest
+from commbox_core.vocabulary import RunStatus
+
+
+def job_record(job, source_sha256: str = "") -> dict:
+    """The jobs-table values of a jobs.Job about to start: options without any secret."""
+    settings = job.settings
+    return {
+        "id": job.id, "created_at": job.created_at.isoformat(), "started_by": job.started_by or "cli",
+        "tenant_host": settings.api_host, "kind": str(job.kind), "purpose": job.purpose, "parent_id": job.parent_id,
+        "source_name": job.source_name, "source_sha256": source_sha256,
+        "options": {"concurrency": settings.concurrency, "rate_limit": settings.rate_limit,
+                    "sandbox": settings.sandbox},
+        "plan": job.plan.record() if job.plan else None, "headers": list(job.table.headers), "columns": list(job.table.columns),
+        "status": RunStatus.QUEUED, "total": len(job.prepared),
+    }
+
+
+def sha256_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+
+
+
+
+def row_records(table: InputTable, prepared: list[PreparedRow]):
+    """(row, input values as given, validated request, problem) for every prepared row."""
+    frame = table.frame
+    values = dict(zip(frame.index.tolist(), frame.to_numpy(dtype=object).tolist()))
+    for item in prepared:
+        given = values.get(item.row)
+        request = item.request.model_dump(mode="json") if item.request is not None else None
+        yield item.row, [str(v) for v in given] if given is not None else None, request, item.problem
+
+
+def rebuild_table(job: StoredJob, rows: list[StoredRow]) -> InputTable:
+    """The input table as the job read it (values as given); purged rows come back blank."""
+    columns = job.columns
+    blank = [""] * len(columns)
+    frame = pd.DataFrame(
+        [row.input if row.input is not None and len(row.input) == len(columns) else blank for row in rows],
+        columns=columns, index=pd.Index([row.row for row in rows]), dtype=object,
+    ).astype(str)
+    return InputTable(
+        headers=list(job.headers), columns=list(columns), frame=frame, row_problems={},
+        encoding="utf-8", delimiter=",", filename=job.source_name,
+    )
+
+
+def rebuild_prepared(job: StoredJob, rows: list[StoredRow]) -> list[PreparedRow]:
+    if job.pii_purged_at is not None:
+        raise ConsoleError(f"job {job.id}: its personal data was purged, so its rows cannot be sent again")
+    return [
+        PreparedRow(row.row, TicketRequest.model_validate(row.request) if row.request else None, row.problem)
+        for row in rows
+    ]

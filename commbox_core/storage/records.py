@@ -1,0 +1,76 @@
+"""What the job store gives back: a job and its rows as records (no Streamlit, no SQL here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from commbox_core.runs.results import RowResult
+from commbox_core.vocabulary import ErrorCode, Purpose, RunStatus
+
+
+@dataclass(frozen=True)
+class StoredJob:
+    id: str
+    created_at: datetime
+    started_by: str
+    tenant_host: str
+    kind: str
+    purpose: Purpose
+    parent_id: str | None
+    source_name: str
+    source_sha256: str
+    options: dict
+    plan: dict | None
+    headers: list[str]
+    columns: list[str]
+    status: RunStatus
+    total: int
+    error: str | None
+    owner_host: str | None
+    owner_pid: int | None
+    heartbeat_at: datetime | None
+    finished_at: datetime | None
+    pii_purged_at: datetime | None
+    succeeded: int = 0
+    failed: int = 0
+    unanswered: int = 0  # rows with no outcome yet: never sent, or in flight when the owner died
+
+
+@dataclass(frozen=True)
+class StoredRow:
+    row: int
+    input: list[str] | None
+    request: dict | None
+    problem: str
+    outcome: str | None
+    error_code: str | None
+    message: str | None
+    attempts: int
+    issued_at: datetime | None
+    expires_at: datetime | None
+    fingerprint: str | None
+
+    @property
+    def needs_sending(self) -> bool:
+        """Never answered, or failed in a way that may change on retry (resume sends these)."""
+        if self.request is None:
+            return False
+        if self.outcome is None:
+            return True
+        return self.outcome == "failed" and self.error_code is not None and ErrorCode(self.error_code).retryable
+
+    def result(self) -> RowResult:
+        """As a RowResult, without a URL: the token was only ever in the memory of its process."""
+        code = ErrorCode(self.error_code) if self.error_code else None
+        if self.outcome is None and self.request is None:
+            code, message = ErrorCode.INVALID, self.problem
+        elif self.outcome is None:
+            code, message = ErrorCode.NOT_ATTEMPTED, "not sent: the run was interrupted"
+        else:
+            message = self.message or ""
+        return RowResult(
+            self.row, self.outcome == "ok", None if self.outcome == "ok" else code, message or "",
+            issued_at=self.issued_at, expires_at=self.expires_at, attempts=self.attempts,
+            token_fingerprint=self.fingerprint,
+        )

@@ -1,0 +1,333 @@
+"""The job store: jobs, their rows and the audit log in one SQLite file (WAL, busy timeout).
+
+Reads open a short-lived connection each. Writes of row outcomes go through one writer thread
+per store, batched (every FLUSH_EVERY_S or BATCH_ROWS), so a run never waits on the disk and a
+crash loses at most the answers of the last fraction of a second. Tokens are never written:
+a row keeps the token's fingerprint only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable
+from contextlib import closing
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from commbox_core.errors import ConsoleError
+from commbox_core.runs.results import RowResult
+from commbox_core.storage.records import StoredJob, StoredRow
+from commbox_core.storage.schema import migrate
+from commbox_core.vocabulary import ACTIVE, Purpose, RunStatus
+
+__all__ = ["JobStore", "StoredJob", "StoredRow", "default_store_path", "now_iso"]
+
+FLUSH_EVERY_S = 0.2
+BATCH_ROWS = 500
+HEARTBEAT_S = 5.0
+STALE_AFTER_S = 60.0  # an owner silent this long is gone (another host, or a frozen process)
+BUSY_TIMEOUT_MS = 15_000
+# A run's counts: (column suffix, test of job_rows.outcome, name in StoredJob).
+_COUNTS = (("ok", "= 'ok'", "succeeded"), ("failed", "= 'failed'", "failed"), ("unanswered", "IS NULL", "unanswered"))
+
+
+def _row_count(test: str, job: str) -> str:
+    return f"(SELECT count(*) FROM job_rows r WHERE r.job_id = {job}.id AND r.outcome {test})"
+
+
+_COUNTED = ", ".join(f"counted_{name} = {_row_count(test, 'jobs')}" for name, test, _ in _COUNTS)
+_UNCOUNTED = ", ".join(f"counted_{name} = NULL" for name, _, _ in _COUNTS)
+# An ended run's counts are kept (set_status); only a running one's rows are counted.
+_LISTED_COUNTS = ", ".join(
+    f"CASE WHEN j.counted_{name} IS NULL THEN {_row_count(test, 'j')} ELSE j.counted_{name} END AS {alias}"
+    for name, test, alias in _COUNTS)
+_ACTIVE_SQL = "(" + ", ".join(f"'{status}'" for status in sorted(ACTIVE)) + ")"  # for SQL
+HOST = socket.gethostname()
+_log = logging.getLogger(__name__)
+STORE_FILENAME = "console.sqlite3"
+
+Write = Callable[[sqlite3.Connection], None]
+
+
+def default_store_path(settings) -> Path:
+    """<data_dir>/console.sqlite3 (settings.Settings.data_dir: COMMBOX_DATA_DIR)."""
+    return Path(settings.data_dir) / STORE_FILENAME
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat() if moment else None
+
+
+def _moment(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, someone else's
+        return True
+    return True
+
+
+def _use_wal(conn: sqlite3.Connection) -> None:
+    """Switch the file to WAL. The switch needs the file to itself and, unlike other statements,
+    can fail at once as locked rather than wait its turn (two processes opening a new store
+    together: 1 in 8 failed), so it is retried here for as long as the busy timeout."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
+class JobStore:
+    def __init__(self, path: Path | str):
+        self.path = Path(path).resolve()  # a relative data folder must not follow later chdirs
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # Owner-only: rows hold people's names, emails and phones. SQLite gives its -wal and
+            # -shm files the database file's permissions.
+            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+            with closing(self._connect()) as conn:
+                _use_wal(conn)
+                migrate(conn)
+        except (sqlite3.Error, OSError) as exc:
+            raise ConsoleError(f"cannot open the job store {self.path}: {exc}") from None
+        self._writes: queue.Queue[Write | threading.Event | None] = queue.Queue()
+        self._writer = threading.Thread(target=self._write_loop, name="job-store-writer", daemon=True)
+        self._writer.start()
+
+    # -- connections -----------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                               check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across a process crash
+        conn.row_factory = sqlite3.Row
+        return conn
+
+    def transaction(self, work: Write) -> None:
+        """Run `work` in one short write transaction, now (not through the writer thread)."""
+        with closing(self._connect()) as conn:
+            _in_transaction(conn, [work])
+
+    def query(self, sql: str, params: Iterable = ()) -> list[sqlite3.Row]:
+        with closing(self._connect()) as conn:
+            return conn.execute(sql, tuple(params)).fetchall()
+
+    # -- the writer thread -------------------------------------------------------------
+    def submit(self, work: Write) -> None:
+        """Queue a write; it lands within FLUSH_EVERY_S, in the order submitted."""
+        self._writes.put(work)
+
+    def flush(self, timeout: float | None = 30.0) -> None:
+        """Wait until every write submitted so far is committed."""
+        done = threading.Event()
+        self._writes.put(done)
+        done.wait(timeout)
+
+    def close(self) -> None:
+        self.flush()
+        self._writes.put(None)
+        self._writer.join(5)
+
+    def _write_loop(self) -> None:
+        with closing(self._connect()) as conn:
+            next_beat = time.monotonic()
+            while True:
+                batch, events, stop = self._next_batch(max(0.05, next_beat - time.monotonic()))
+                if time.monotonic() >= next_beat:
+                    batch.append(_heartbeat)
+                    next_beat = time.monotonic() + HEARTBEAT_S
+                if batch:
+                    try:
+                        _in_transaction(conn, batch)
+                    except Exception:  # noqa: BLE001 - the writer must outlive a bad batch (disk full, lock)
+                        _log.exception("the job store could not write %d changes", len(batch))
+                for event in events:
+                    event.set()
+                if stop:
+                    return
+
+    def _next_batch(self, wait_s: float) -> tuple[list[Write], list[threading.Event], bool]:
+        batch: list[Write] = []
+        events: list[threading.Event] = []
+        try:
+            item = self._writes.get(timeout=wait_s)
+        except queue.Empty:
+            return batch, events, False
+        deadline = time.monotonic() + FLUSH_EVERY_S
+        while True:
+            if item is None:
+                return batch, events, True
+            if isinstance(item, threading.Event):
+                events.append(item)
+                return batch, events, False  # a flush: commit now
+            batch.append(item)
+            if len(batch) >= BATCH_ROWS:
+                return batch, events, False
+            try:
+                item = self._writes.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                return batch, events, False
+
+    # -- jobs ----------------------------------------------------------------------
+    def create_job(self, job: dict, rows: Iterable[tuple[int, list[str] | None, dict | None, str]]) -> None:
+        """Insert a job and all its rows (row, input values, request, problem) before it starts."""
+        values = {**job, "owner_host": HOST, "owner_pid": os.getpid(), "heartbeat_at": now_iso()}
+        for key in ("options", "plan", "headers", "columns"):
+            if values.get(key) is not None:
+                values[key] = json.dumps(values[key])
+        names = ", ".join(values)
+        marks = ", ".join(f":{name}" for name in values)
+
+        def insert(conn: sqlite3.Connection) -> None:
+            conn.execute(f"INSERT INTO jobs ({names}) VALUES ({marks})", values)
+            conn.executemany(
+                "INSERT INTO job_rows (job_id, row, input, request, problem) VALUES (?, ?, ?, ?, ?)",
+                ((job["id"], row, json.dumps(given) if given is not None else None,
+                  json.dumps(request) if request is not None else None, problem)
+                 for row, given, request, problem in rows),
+            )
+
+        self.transaction(insert)
+
+    def record_result(self, job_id: str, result: RowResult) -> None:
+        args = (
+            "ok" if result.ok else "failed", str(result.error_code) if result.error_code else None,
+            result.error or None, result.attempts, _iso(result.issued_at), _iso(result.expires_at),
+            result.token_fingerprint, now_iso(), job_id, result.row,
+        )
+        self.submit(lambda conn: conn.execute(
+            "UPDATE job_rows SET outcome=?, error_code=?, message=?, attempts=attempts+?, issued_at=?, "
+            "expires_at=?, fingerprint=? , updated_at=? WHERE job_id=? AND row=?", args))
+
+    def set_status(self, job_id: str, status: str, error: str | None = None) -> None:
+        """Through the writer, so after every row written before it: an ended run's counts are final."""
+        ended = not RunStatus(status).active
+        counts = _COUNTED if ended else _UNCOUNTED
+        self.submit(lambda conn: conn.execute(
+            f"UPDATE jobs SET status=?, error=?, finished_at=?, heartbeat_at=?, {counts} WHERE id=?",
+            (status, error, now_iso() if ended else None, now_iso(), job_id)))
+
+    def claim(self, job_id: str) -> bool:
+        """Make this process the owner of a job that is not running elsewhere; False if it is."""
+        self.mark_interrupted()
+        claimed = []
+
+        def take(conn: sqlite3.Connection) -> None:
+            cursor = conn.execute(
+                "UPDATE jobs SET status='running', owner_host=?, owner_pid=?, heartbeat_at=?, finished_at=NULL, "
+                f"error=NULL, {_UNCOUNTED} WHERE id=? AND status NOT IN {_ACTIVE_SQL}",
+                (HOST, os.getpid(), now_iso(), job_id))
+            claimed.append(cursor.rowcount == 1)
+
+        self.transaction(take)
+        return claimed[0]
+
+    def mark_interrupted(self) -> list[str]:
+        """Active jobs whose owner is gone become 'interrupted'; returns their ids."""
+        stale = datetime.now(UTC) - timedelta(seconds=STALE_AFTER_S)
+        gone = [
+            row["id"] for row in self.query(
+                f"SELECT id, owner_host, owner_pid, heartbeat_at FROM jobs WHERE status IN {_ACTIVE_SQL}")
+            if (row["owner_host"] == HOST and not _pid_alive(row["owner_pid"] or 0))
+            or (_moment(row["heartbeat_at"]) or stale) <= stale
+        ]
+        if gone:
+            self.transaction(lambda conn: conn.executemany(
+                f"UPDATE jobs SET status='interrupted', finished_at=?, {_COUNTED} WHERE id=? AND status IN {_ACTIVE_SQL}",
+                [(now_iso(), job_id) for job_id in gone]))
+        return gone
+
+    def jobs(self, limit: int = 200, job_id: str | None = None) -> list[StoredJob]:
+        where, params = ("WHERE j.id = ?", [job_id]) if job_id else ("", [])
+        rows = self.query(
+            f"SELECT j.*, {_LISTED_COUNTS} FROM jobs j {where} ORDER BY j.created_at DESC LIMIT ?",
+            [*params, limit])
+        return [_job(row) for row in rows]
+
+    def job(self, job_id: str) -> StoredJob:
+        found = self.jobs(1, job_id)
+        if not found:
+            raise ConsoleError(f"no job {job_id} in the job store {self.path}")
+        return found[0]
+
+    def rows(self, job_id: str) -> list[StoredRow]:
+        return [
+            StoredRow(
+                row["row"], json.loads(row["input"]) if row["input"] else None,
+                json.loads(row["request"]) if row["request"] else None, row["problem"], row["outcome"],
+                row["error_code"], row["message"], row["attempts"], _moment(row["issued_at"]),
+                _moment(row["expires_at"]), row["fingerprint"],
+            )
+            for row in self.query("SELECT * FROM job_rows WHERE job_id=? ORDER BY row", [job_id])
+        ]
+
+    # -- retention and privacy -------------------------------------------------------
+    def apply_retention(self, days: int) -> tuple[int, int]:
+        """Delete finished jobs (with their rows) and audit entries older than `days`."""
+        cutoff = (datetime.now(UTC) - timedelta(days=days)).isoformat()
+        counts = []
+
+        def prune(conn: sqlite3.Connection) -> None:
+            counts.append(conn.execute(
+                f"DELETE FROM jobs WHERE created_at < ? AND status NOT IN {_ACTIVE_SQL}", (cutoff,)).rowcount)
+            counts.append(conn.execute("DELETE FROM audit WHERE at < ?", (cutoff,)).rowcount)
+
+        self.transaction(prune)
+        return counts[0], counts[1]
+
+    def purge_pii(self, job_id: str) -> None:
+        """Forget a job's input values and requests (names, emails, phones); outcomes stay.
+        The job can no longer be resumed or re-issued."""
+        def purge(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE job_rows SET input=NULL, request=NULL, message=NULL WHERE job_id=?", (job_id,))
+            conn.execute("UPDATE jobs SET pii_purged_at=?, plan=NULL WHERE id=?", (now_iso(), job_id))
+
+        self.transaction(purge)
+
+
+def _in_transaction(conn: sqlite3.Connection, writes: list[Write]) -> None:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for write in writes:
+            write(conn)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _heartbeat(conn: sqlite3.Connection) -> None:
+    conn.execute(f"UPDATE jobs SET heartbeat_at=? WHERE owner_host=? AND owner_pid=? AND status IN {_ACTIVE_SQL}",
+                 (now_iso(), HOST, os.getpid()))
+
+
+def _job(row: sqlite3.Row) -> StoredJob:
+    data = {key: value for key, value in dict(row).items() if not key.startswith("counted_")}
+    for key in ("options", "plan", "headers", "columns"):
+        data[key] = json.loads(data[key]) if data[key] else ({} if key == "options" else None if key == "plan" else [])
+    for key in ("created_at", "heartbeat_at", "finished_at", "pii_purged_at"):
+        data[key] = _moment(data[key])
+    data["status"], data["purpose"] = RunStatus(data["status"]), Purpose(data["purpose"])
+    return StoredJob(**data)

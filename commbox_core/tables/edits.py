@@ -1,0 +1,52 @@
+"""Edits a person makes to an input table in the dashboard's editor: cells as text, row numbers kept."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
+
+import pandas as pd
+
+from commbox_core.tables.read import InputTable
+
+
+def edits_from_editor(shown: pd.DataFrame, edited_rows: Mapping, editable: Iterable[str]) -> dict[int, dict[str, str]]:
+    """st.data_editor's {position: {column: value}} as {row number: {column: text}}."""
+    allowed = set(editable)
+    edits: dict[int, dict[str, str]] = {}
+    for position, changes in edited_rows.items():
+        row = int(shown.index[int(position)])
+        for column, value in changes.items():
+            if column in allowed:
+                edits.setdefault(row, {})[column] = "" if value is None else str(value)
+    return edits
+
+
+def merge_edits(earlier: Mapping[int, Mapping[str, str]], later: Mapping[int, Mapping[str, str]]) -> dict:
+    merged = {row: dict(cells) for row, cells in earlier.items()}
+    for row, cells in later.items():
+        merged.setdefault(row, {}).update(cells)
+    return merged
+
+
+def apply_edits(table: InputTable, edits: Mapping[int, Mapping[str, str]]) -> InputTable:
+    """A copy of the table with edited cells. An edited row's structural problem (a ragged line)
+    is dropped: the person has now looked at the row and set its values."""
+    if not edits:
+        return table
+    frame = table.frame.copy()
+    for row, cells in edits.items():
+        for column, value in cells.items():
+            frame.at[row, column] = value
+    problems = {row: text for row, text in table.row_problems.items() if row not in edits}
+    return dataclasses.replace(table, frame=frame, row_problems=problems)
+
+
+def rows_of(table: InputTable, rows: Sequence[int]) -> InputTable:
+    """The same table narrowed to some rows (row numbers kept), e.g. to validate only those."""
+    wanted = set(rows)
+    return dataclasses.replace(
+        table,
+        frame=table.frame.loc[list(rows)],
+        row_problems={row: text for row, text in table.row_problems.items() if row in wanted},
+    )
