@@ -6,7 +6,7 @@ import streamlit as st
 
 from commbox_core.errors import ConsoleError
 from commbox_core.outputs.views import seconds_left
-from commbox_core.outputs.wording import format_duration, local_time
+from commbox_core.outputs.wording import format_duration, utc_time
 from commbox_core.fields import Kind, form_fields
 from commbox_core.tickets.request import RowDefaults, build_request, problems_by_field
 from ui.text import inert
@@ -90,7 +90,7 @@ def countdown(issued_at: datetime, expires_at: datetime) -> None:
     if left <= 0:
         st.rerun()  # the whole page then shows the link as expired, and this fragment stops ticking
     lifespan = max(1, (expires_at - issued_at).total_seconds())
-    st.progress(min(1.0, left / lifespan), text=f"Expires in {format_duration(left)}, at {local_time(expires_at)}")
+    st.progress(min(1.0, left / lifespan), text=f"Expires in {format_duration(left)}, at {utc_time(expires_at)}")
 
 
 outcome = st.session_state.get("single_outcome")
@@ -110,7 +110,7 @@ elif outcome:
             if seconds_left(result.expires_at, datetime.now(UTC)) > 0:
                 countdown(result.issued_at, result.expires_at)
             else:
-                st.warning(f"This link expired at {local_time(result.expires_at)}. Issue a new ticket.",
+                st.warning(f"This link expired at {utc_time(result.expires_at)}. Issue a new ticket.",
                            icon=":material/timer_off:")
             notes = ["Copy it with the button at the right of the link."]
             if outcome["one_time"]:

@@ -8,7 +8,8 @@ import time
 import pytest
 import requests
 
-from commbox_core.api.client import CommBoxClient, RetryPolicy, classify
+from commbox_core.api.answers import classify
+from commbox_core.api.client import CommBoxClient, RetryPolicy
 from commbox_core.api.pacing import Pacer
 from commbox_core.fields import Kind
 from commbox_core.tickets.request import TicketRequest

@@ -16,7 +16,8 @@ from collections.abc import Callable
 
 import pytest
 
-from commbox_core.api.client import MAX_BODY_BYTES, CommBoxClient, RetryPolicy
+from commbox_core.api.answers import MAX_BODY_BYTES
+from commbox_core.api.client import CommBoxClient, RetryPolicy
 from commbox_core.fields import Kind
 from commbox_core.tickets.request import TicketRequest
 from commbox_core.vocabulary import ErrorCode

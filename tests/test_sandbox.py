@@ -290,11 +290,11 @@ def test_latency_delays_requests_without_blocking_others(sandbox, http):
             assert ticket(sandbox, session, JOHN).status_code == 200
         return time.monotonic() - started
 
-    started = time.monotonic()
     with ThreadPoolExecutor(4) as pool:
-        durations = list(pool.map(timed, range(4)))
-    assert min(durations) >= 0.5
-    assert time.monotonic() - started < 1.5  # four 0.5 s waits overlapped; in a queue they take 2 s
+        waits = sorted(pool.map(timed, range(4)))
+    assert waits[0] >= 0.5
+    # Overlapped, the four waits are alike; in a queue the last would wait four times the first.
+    assert waits[-1] < 2 * waits[0]
 
 
 def test_same_seed_same_faults_and_tokens(sandbox, http):
@@ -544,9 +544,10 @@ def test_servers_are_independent_and_restartable():
                 token = ticket(server, session, JOHN, key="sandbox-key").json()["data"]["encpryptedString"]
                 assert open_link(other, session, "/login", token).status_code == 401
                 assert open_link(server, session, "/login", token).status_code == 200
-            started = time.monotonic()
-            server.stop()
-            assert time.monotonic() - started < 2
+            stopping = threading.Thread(target=server.stop, daemon=True)
+            stopping.start()
+            stopping.join(30)  # a guard against a hang, not a timing: stop() returns once it has stopped
+            assert not stopping.is_alive()
             with pytest.raises(requests.ConnectionError):
                 session.get(f"{server.url}/_sandbox/stats", timeout=2)
 

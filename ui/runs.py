@@ -16,7 +16,7 @@ from commbox_core.outputs.views import (
     subject_by_row,
     success_view,
 )
-from commbox_core.outputs.wording import PURPOSE_LABELS, format_duration, local_time, progress_text
+from commbox_core.outputs.wording import PURPOSE_LABELS, format_duration, utc_time, progress_text
 from commbox_core.runs.results import expired_rows, fixable_rows, live_links, retryable_rows
 from commbox_core.service.console import Console
 from commbox_core.service.jobs import Job
@@ -45,7 +45,7 @@ def run_summary(job: Job, *, counts: bool = True) -> None:
     purpose = "" if job.purpose is Purpose.RUN else f" · {PURPOSE_LABELS.get(job.purpose, job.purpose)} of run {job.parent_id}"
     st.caption(
         f"Run **{job.id}** · {inert(job.source_name or 'no file name')} · {job.kind}s · "
-        f"started {local_time(job.created_at)}{purpose}"
+        f"started {utc_time(job.created_at)}{purpose}"
     )
     if job.status is RunStatus.FAILED:
         st.error(f"The run stopped: {inert(job.error)}", icon=":material/error:")
@@ -139,12 +139,12 @@ def _link_countdown(job: Job) -> None:
         now = datetime.now(UTC)
         valid, next_end = live_links(job.results(), now)
         if valid == 0:
-            st.caption(f"All links from this run have expired (as of {local_time(now)}).")
+            st.caption(f"All links from this run have expired (as of {utc_time(now)}).")
             return
         st.caption(
             f":material/timer: {valid:,} link{'s' * (valid != 1)} still valid; the next expires in "
             f"{format_duration((next_end - now).total_seconds())}. Seconds left in the table are as of "
-            f"{local_time(now)}."
+            f"{utc_time(now)}."
         )
 
     tick()

@@ -6,20 +6,16 @@ must pause every worker (the shared Pacer gate), and because each attempt is cou
 
 from __future__ import annotations
 
-import email.utils
-import http.client
-import json
 import os
 import random
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
 
 import requests
-import urllib3.exceptions
 
+from commbox_core.api.answers import Answer, classify, not_http, read_bounded
 from commbox_core.api.deadlines import Deadline, DeadlineAdapter
 from commbox_core.api.pacing import Pacer
 from commbox_core.tickets.request import TicketRequest
@@ -27,18 +23,7 @@ from commbox_core.vocabulary import ErrorCode
 
 MAX_RETRY_AFTER = 120.0  # a Retry-After beyond this is treated as "give up on this row"
 MAX_MESSAGE = 300
-# A ticket answer is a few hundred bytes; a bigger one is refused before it can fill memory.
-MAX_BODY_BYTES = 1024 * 1024
-_READ_CHUNK = 64 * 1024
 
-_STATUS_CODES = {
-    400: ErrorCode.BAD_REQUEST,
-    401: ErrorCode.UNAUTHORIZED,
-    403: ErrorCode.UNAUTHORIZED,
-    404: ErrorCode.NOT_FOUND,
-    429: ErrorCode.THROTTLED,
-    501: ErrorCode.NOT_SUPPORTED,
-}
 _EXPLANATIONS = {
     ErrorCode.BAD_REQUEST: "CommBox refused the request as invalid",
     ErrorCode.UNAUTHORIZED: "CommBox refused the API key (check COMMBOX_API_KEY)",
@@ -74,15 +59,6 @@ class TicketOutcome:
     issued_at: datetime | None = None
 
 
-@dataclass(slots=True)
-class _Answer:
-    """One attempt's classification."""
-
-    code: ErrorCode | None
-    message: str = ""
-    status: int | None = None
-    token: str | None = field(default=None, repr=False)
-    retry_after: float | None = None
 
 
 class CommBoxClient:
@@ -162,7 +138,7 @@ class CommBoxClient:
         stop = stop or threading.Event()
         payload = request.payload()
         attempts = 0
-        answer: _Answer | None = None
+        answer: Answer | None = None
         while True:
             if pacer is not None and not pacer.acquire(stop):
                 return self._failure(answer, attempts) if answer else _not_attempted()
@@ -188,39 +164,39 @@ class CommBoxClient:
             if delay > 0 and stop.wait(delay):
                 return self._failure(answer, attempts)
 
-    def _failure(self, answer: _Answer, attempts: int) -> TicketOutcome:
+    def _failure(self, answer: Answer, attempts: int) -> TicketOutcome:
         return TicketOutcome(
             False, error_code=answer.code, message=self._message(answer, attempts),
             http_status=answer.status, attempts=attempts,
         )
 
-    def _attempt(self, payload: dict) -> _Answer:
+    def _attempt(self, payload: dict) -> Answer:
         # Redirects are never followed: a redirect must not carry the bearer key to another host
         # (requests would drop it for a new host, but keep it for the same host over plain http).
         # The last resort against a trickle the socket timeouts cannot see (see http_deadline).
         with Deadline(self.timeout[0] + 2 * self.timeout[1]) as hard_stop:
             answer = self._exchange(payload)
         if hard_stop.expired and answer.code in (ErrorCode.NETWORK, ErrorCode.BAD_RESPONSE):
-            return _Answer(ErrorCode.NETWORK, "timed out: CommBox's answer came too slowly", answer.status)
+            return Answer(ErrorCode.NETWORK, "timed out: CommBox's answer came too slowly", answer.status)
         return answer
 
-    def _exchange(self, payload: dict) -> _Answer:
+    def _exchange(self, payload: dict) -> Answer:
         try:
             session = self._session()
             response = session.send(
                 self._prepared(payload), timeout=self.timeout, stream=True, allow_redirects=False
             )
         except requests.Timeout:
-            return _Answer(ErrorCode.NETWORK, "timed out waiting for CommBox")
+            return Answer(ErrorCode.NETWORK, "timed out waiting for CommBox")
         except requests.RequestException as exc:
-            if _not_http(exc):
-                return _Answer(ErrorCode.BAD_RESPONSE, "the answer was not HTTP")
-            return _Answer(ErrorCode.NETWORK, f"connection failed ({type(exc).__name__})")
+            if not_http(exc):
+                return Answer(ErrorCode.BAD_RESPONSE, "the answer was not HTTP")
+            return Answer(ErrorCode.NETWORK, f"connection failed ({type(exc).__name__})")
         with response:  # a body left unread closes the connection instead of returning it to the pool
-            problem = _read_bounded(response, deadline=time.monotonic() + self.timeout[1])
+            problem = read_bounded(response, deadline=time.monotonic() + self.timeout[1])
             return problem or classify(response)
 
-    def _message(self, answer: _Answer, attempts: int) -> str:
+    def _message(self, answer: Answer, attempts: int) -> str:
         text = _EXPLANATIONS.get(answer.code, str(answer.code))
         detail = answer.message.replace(self._api_key, "***") if self._api_key else answer.message
         if detail:
@@ -246,144 +222,22 @@ def _settle_environment(session: requests.Session, endpoint: str) -> None:
         session.verify = bundle
 
 
-def _read_bounded(response: requests.Response, *, deadline: float) -> _Answer | None:
-    """Read the body into response (for .json()), at most MAX_BODY_BYTES and until `deadline`.
-
-    The read timeout bounds each read only: a server trickling a byte at a time would never
-    trip it, so the whole body has a deadline too. Counted after decompression, so a
-    compressed bomb is stopped as well.
-    """
-    chunks, size = [], 0
-    try:
-        while True:
-            if time.monotonic() > deadline:
-                return _Answer(ErrorCode.NETWORK, "timed out: CommBox's answer came too slowly", response.status_code)
-            chunk = response.raw.read1(_READ_CHUNK, decode_content=True)
-            if not chunk:
-                break
-            size += len(chunk)
-            if size > MAX_BODY_BYTES:
-                return _Answer(
-                    ErrorCode.BAD_RESPONSE,
-                    f"the answer was larger than {MAX_BODY_BYTES / 1024 / 1024:g} MB, so it was not read",
-                    response.status_code,
-                )
-            chunks.append(chunk)
-    except (urllib3.exceptions.ReadTimeoutError, requests.Timeout, TimeoutError):
-        return _Answer(ErrorCode.NETWORK, "timed out waiting for CommBox", response.status_code)
-    except urllib3.exceptions.DecodeError:
-        return _Answer(ErrorCode.BAD_RESPONSE, "the answer's compression was broken", response.status_code)
-    except (urllib3.exceptions.HTTPError, requests.RequestException, http.client.HTTPException, OSError) as exc:
-        return _Answer(ErrorCode.NETWORK, f"the connection broke during the answer ({type(exc).__name__})",
-                       response.status_code)
-    response._content = b"".join(chunks)  # what requests' .content/.json() read from
-    return None
 
 
-def _not_http(exc: BaseException) -> bool:
-    """True when the server answered with something that is not an HTTP response at all
-    (garbage, a header section that never ends); a connection closed without an answer is not."""
-    seen: set[int] = set()
-    pending: list[object] = [exc]
-    while pending:
-        current = pending.pop()
-        if not isinstance(current, BaseException) or id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, http.client.RemoteDisconnected):
-            return False
-        if isinstance(current, http.client.HTTPException):
-            return True
-        pending.extend(current.args)
-        pending.extend([current.__cause__, current.__context__])
-    return False
 
 
-def classify(response: requests.Response) -> _Answer:
-    """Map one HTTP response to success (code None, with token) or an ErrorCode."""
-    status = response.status_code
-    body = _json_or_none(response)
-    description = _description(body)
-    if status == 200:
-        if body is None:
-            return _Answer(ErrorCode.BAD_RESPONSE, "the answer was not JSON", status)
-        inner = _body_status(body)
-        if inner is not None and inner != 200:
-            # A 200 whose body carries an error status: trust the body.
-            return _Answer(_code_for(inner), description, inner, retry_after=_retry_after(response))
-        data = body.get("data") if isinstance(body.get("data"), dict) else {}
-        # The vendor really spells it "encpryptedString"; accept the correct spelling too.
-        token = data.get("encpryptedString") or data.get("encryptedString")
-        if not isinstance(token, str) or not token.strip():
-            return _Answer(ErrorCode.BAD_RESPONSE, "the answer had no encpryptedString", status)
-        return _Answer(None, status=status, token=token.strip())
-    if 200 < status < 300:
-        return _Answer(ErrorCode.BAD_RESPONSE, f"unexpected success status {status}", status)
-    if 300 <= status < 400:
-        return _Answer(ErrorCode.BAD_RESPONSE, _redirect_note(response), status)
-    if body is None and status >= 500:
-        description = "the answer was an error page, not JSON (a proxy or gateway?)"
-    return _Answer(_code_for(status), description, status, retry_after=_retry_after(response))
 
 
-def _redirect_note(response: requests.Response) -> str:
-    target = urlsplit(response.headers.get("Location", "")[:500])
-    where = f" to {target.scheme}://{target.hostname}"[:120] if target.scheme and target.hostname else ""
-    return f"a redirect{where}, not followed so that the key goes nowhere else: check COMMBOX_API_URL"
 
 
-def _code_for(status: int) -> ErrorCode:
-    if status in _STATUS_CODES:
-        return _STATUS_CODES[status]
-    if status >= 500:
-        return ErrorCode.SERVER_ERROR
-    return ErrorCode.BAD_REQUEST
 
 
-def _json_or_none(response: requests.Response) -> dict | None:
-    try:
-        body = response.json()
-    except (ValueError, json.JSONDecodeError):
-        return None
-    return body if isinstance(body, dict) else None
 
 
-def _body_status(body: dict) -> int | None:
-    """`status` comes as "200" in one vendor example and 200 in others: accept both."""
-    value = body.get("status")
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
 
 
-def _description(body: dict | None) -> str:
-    if not body:
-        return ""
-    text = body.get("description") or body.get("message") or ""
-    return " ".join(str(text).split())[:200]
 
 
-def _retry_after(response: requests.Response) -> float | None:
-    """Seconds from a Retry-After header: delta-seconds or an HTTP date."""
-    value = response.headers.get("Retry-After")
-    if value is None:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _not_attempted() -> TicketOutcome:

@@ -19,9 +19,9 @@ from email_validator import EmailNotValidError, validate_email
 from commbox_core.bench.report import Finding
 from commbox_core.bench.sample import sample_csv
 from commbox_core.bench.sandbox_process import child_environment
+from commbox_core.fields import Kind
 from commbox_core.tables.columns import check_columns, match_columns
 from commbox_core.tables.read import read_table
-from commbox_core.fields import Kind
 from commbox_core.tickets.prepare import prepare_rows
 from commbox_core.tickets.request import RowDefaults, TicketRequest
 

@@ -13,8 +13,8 @@ from commbox_core.api.client import CommBoxClient
 from commbox_core.bench.report import Finding
 from commbox_core.bench.sandbox_process import SandboxProcess
 from commbox_core.config.settings import load_settings
-from commbox_core.runs.runner import BulkRunner
 from commbox_core.fields import Kind
+from commbox_core.runs.runner import BulkRunner
 from commbox_core.tickets.links import LinkBuilder
 from commbox_core.tickets.prepare import PreparedRow
 from commbox_core.tickets.request import RowDefaults, build_request

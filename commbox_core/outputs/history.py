@@ -9,7 +9,7 @@ from datetime import datetime
 import pandas as pd
 
 from commbox_core.outputs.views import outcome_frame
-from commbox_core.outputs.wording import PURPOSE_LABELS, STATUS_LABELS, format_duration, local_time
+from commbox_core.outputs.wording import PURPOSE_LABELS, STATUS_LABELS, format_duration, utc_time
 from commbox_core.storage.store import StoredJob, StoredRow
 from commbox_core.vocabulary import RunStatus
 
@@ -37,7 +37,7 @@ def stored_runs_frame(stored: Iterable[StoredJob], live: dict) -> pd.DataFrame:
                 duration = job.progress().elapsed_s
         lines.append({
             "run": record.id,
-            "started": local_time(record.created_at),
+            "started": utc_time(record.created_at),
             "file": record.source_name or "–",
             "kind": f"{record.kind}s",
             "purpose": PURPOSE_LABELS.get(record.purpose, record.purpose),
@@ -60,7 +60,7 @@ def stored_outcomes(rows: list[StoredRow], kind: str) -> pd.DataFrame:
 
 def stored_label(record: StoredJob) -> str:
     extra = "" if record.purpose == "run" else f" ({PURPOSE_LABELS.get(record.purpose, record.purpose)})"
-    return (f"{local_time(record.created_at)} · {record.source_name or 'run'}{extra} · {record.total:,} "
+    return (f"{utc_time(record.created_at)} · {record.source_name or 'run'}{extra} · {record.total:,} "
             f"{record.kind}s · {record.status} · {record.id}")
 
 
@@ -80,7 +80,7 @@ def history_frame(jobs: Iterable, now: datetime) -> pd.DataFrame:
         lines.append(
             {
                 "run": job.id,
-                "started": local_time(job.created_at),
+                "started": utc_time(job.created_at),
                 "file": job.source_name or "–",
                 "kind": f"{job.kind}s",
                 "purpose": PURPOSE_LABELS.get(job.purpose, job.purpose),
@@ -100,4 +100,4 @@ def run_label(job) -> str:
     """A run as a person picks it from a list."""
     name = job.source_name or "run"
     extra = "" if job.purpose == "run" else f" ({PURPOSE_LABELS.get(job.purpose, job.purpose)})"
-    return f"{local_time(job.created_at)} · {name}{extra} · {len(job.prepared):,} {job.kind}s · {job.status} · {job.id}"
+    return f"{utc_time(job.created_at)} · {name}{extra} · {len(job.prepared):,} {job.kind}s · {job.status} · {job.id}"

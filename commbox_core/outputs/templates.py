@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from commbox_core.outputs.files import to_csv_bytes
 from commbox_core.fields import Kind
+from commbox_core.outputs.files import to_csv_bytes
 
 TEMPLATE_COLUMNS: dict[Kind, tuple[str, ...]] = {
     Kind.AGENT: ("brand", "username", "email", "phone1", "firstName", "lastName", "remark", "oneTimeUse"),

@@ -13,12 +13,12 @@ from datetime import datetime
 
 import pandas as pd
 
+from commbox_core.fields import Kind, fields_for
 from commbox_core.outputs.files import errors_frame, success_frame
 from commbox_core.outputs.wording import iso_utc
 from commbox_core.runs.results import RowResult, RunReport
 from commbox_core.tables.columns import match_columns
 from commbox_core.tables.read import InputTable
-from commbox_core.fields import Kind, fields_for
 from commbox_core.tickets.prepare import PreparedRow
 
 ROW = "row"

@@ -56,6 +56,6 @@ def iso_utc(moment: datetime | None) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def local_time(moment: datetime) -> str:
+def utc_time(moment: datetime) -> str:
     """UTC, spelled out: the server's clock is the only one every viewer shares."""
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")

@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 
 from commbox_core.api.client import CommBoxClient, TicketOutcome
 from commbox_core.api.pacing import Pacer
-from commbox_core.runs.results import RowResult, RunReport, fingerprint
 from commbox_core.fields import Kind
+from commbox_core.runs.results import RowResult, RunReport, fingerprint
 from commbox_core.tickets.links import LinkBuilder
 from commbox_core.tickets.prepare import PreparedRow
 from commbox_core.tickets.request import TicketRequest

@@ -11,9 +11,9 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
+from commbox_core.fields import Kind
 from commbox_core.sandbox.pages import chat_ok_page, login_ok_page, refused_page
 from commbox_core.sandbox.state import Redemption, SandboxState, Ticket, iso_utc
-from commbox_core.fields import Kind
 
 # The token is in the URL: keep it out of caches and out of Referer headers.
 _PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}

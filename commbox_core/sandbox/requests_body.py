@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from commbox_core.sandbox.agents import is_blank, phone_digits
 from commbox_core.fields import Kind
+from commbox_core.sandbox.agents import is_blank, phone_digits
 
 # The vendor's fields, spelled out here rather than taken from the console's own vocabulary:
 # the emulator follows the contract, so it can catch a client that drifts from it.

@@ -14,11 +14,11 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import NamedTuple
 
+from commbox_core.fields import Kind
 from commbox_core.sandbox.agents import AgentRecord, brand_key, phone_digits
 from commbox_core.sandbox.config import SandboxConfig
 from commbox_core.sandbox.faults import FaultDice, TokenBucket, TokenSource
 from commbox_core.sandbox.requests_body import TicketAsk
-from commbox_core.fields import Kind
 
 # Expired tickets are kept this long (sandbox time) so their links answer 410, then forgotten.
 _EXPIRED_TICKETS_KEPT_S = 3600

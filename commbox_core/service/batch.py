@@ -9,10 +9,10 @@ from pathlib import Path
 import pandas as pd
 
 from commbox_core.errors import ConsoleError
+from commbox_core.fields import Kind
 from commbox_core.outputs.files import errors_frame, success_frame, write_outputs
 from commbox_core.runs.results import RunReport
 from commbox_core.tables.read import InputTable, table_from_frame
-from commbox_core.fields import Kind
 from commbox_core.tickets.plan import RunPlan
 from commbox_core.tickets.request import RowDefaults
 

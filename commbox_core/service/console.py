@@ -20,6 +20,7 @@ from commbox_core.api.client import CommBoxClient
 from commbox_core.api.probe import ConnectionVerdict, connection_probe, explain_probe
 from commbox_core.config.settings import Settings
 from commbox_core.errors import ConsoleError
+from commbox_core.fields import Kind
 from commbox_core.outputs.downloads import JobOutputs
 from commbox_core.outputs.files import to_csv_bytes
 from commbox_core.outputs.history import history_frame, stored_outcomes, stored_runs_frame
@@ -34,7 +35,6 @@ from commbox_core.storage.store import JobStore, default_store_path
 from commbox_core.tables.columns import ColumnMatch, check_columns, match_columns
 from commbox_core.tables.edits import rows_of
 from commbox_core.tables.read import InputTable, read_table
-from commbox_core.fields import Kind
 from commbox_core.tickets.links import LinkBuilder
 from commbox_core.tickets.plan import RunPlan
 from commbox_core.tickets.prepare import PreparedRow, prepare_rows

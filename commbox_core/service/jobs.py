@@ -18,6 +18,7 @@ import pandas as pd
 from commbox_core.api.client import CommBoxClient
 from commbox_core.config.settings import Settings
 from commbox_core.errors import ConsoleError
+from commbox_core.fields import Kind
 from commbox_core.outputs.downloads import JobOutputs
 from commbox_core.outputs.files import to_csv_bytes
 from commbox_core.outputs.views import outcome_frame, subject_by_row
@@ -27,7 +28,6 @@ from commbox_core.service.job_records import job_record, rebuild_prepared, rebui
 from commbox_core.storage.audit import CLI_USER, audit_ticket
 from commbox_core.storage.store import JobStore
 from commbox_core.tables.read import InputTable
-from commbox_core.fields import Kind
 from commbox_core.tickets.links import LinkBuilder
 from commbox_core.tickets.plan import RunPlan
 from commbox_core.tickets.prepare import PreparedRow

@@ -1,7 +1,7 @@
 """The job store: jobs, their rows and the audit log in one SQLite file (WAL, busy timeout).
 
 Reads open a short-lived connection each. Writes of row outcomes go through one writer thread
-per store, batched (every FLUSH_EVERY_S or BATCH_ROWS), so a run never waits on the disk and a
+per store (storage/writer.py), batched, so a run never waits on the disk and a
 crash loses at most the answers of the last fraction of a second. Tokens are never written:
 a row keeps the token's fingerprint only.
 """
@@ -11,12 +11,10 @@ from __future__ import annotations
 import json
 import logging
 import os
-import queue
 import socket
 import sqlite3
-import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,13 +23,11 @@ from commbox_core.errors import ConsoleError
 from commbox_core.runs.results import RowResult
 from commbox_core.storage.records import StoredJob, StoredRow
 from commbox_core.storage.schema import migrate
+from commbox_core.storage.writer import BatchWriter, Write, in_transaction
 from commbox_core.vocabulary import ACTIVE, Purpose, RunStatus
 
 __all__ = ["JobStore", "StoredJob", "StoredRow", "default_store_path", "now_iso"]
 
-FLUSH_EVERY_S = 0.2
-BATCH_ROWS = 500
-HEARTBEAT_S = 5.0
 STALE_AFTER_S = 60.0  # an owner silent this long is gone (another host, or a frozen process)
 BUSY_TIMEOUT_MS = 15_000
 # A run's counts: (column suffix, test of job_rows.outcome, name in StoredJob).
@@ -53,7 +49,6 @@ HOST = socket.gethostname()
 _log = logging.getLogger(__name__)
 STORE_FILENAME = "console.sqlite3"
 
-Write = Callable[[sqlite3.Connection], None]
 
 
 def default_store_path(settings) -> Path:
@@ -111,9 +106,7 @@ class JobStore:
                 migrate(conn)
         except (sqlite3.Error, OSError) as exc:
             raise ConsoleError(f"cannot open the job store {self.path}: {exc}") from None
-        self._writes: queue.Queue[Write | threading.Event | None] = queue.Queue()
-        self._writer = threading.Thread(target=self._write_loop, name="job-store-writer", daemon=True)
-        self._writer.start()
+        self._writer = BatchWriter(self._connect, heartbeat=_heartbeat)
 
     # -- connections -----------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -128,7 +121,7 @@ class JobStore:
     def transaction(self, work: Write) -> None:
         """Run `work` in one short write transaction, now (not through the writer thread)."""
         with closing(self._connect()) as conn:
-            _in_transaction(conn, [work])
+            in_transaction(conn, [work])
 
     def query(self, sql: str, params: Iterable = ()) -> list[sqlite3.Row]:
         with closing(self._connect()) as conn:
@@ -137,58 +130,14 @@ class JobStore:
     # -- the writer thread -------------------------------------------------------------
     def submit(self, work: Write) -> None:
         """Queue a write; it lands within FLUSH_EVERY_S, in the order submitted."""
-        self._writes.put(work)
+        self._writer.submit(work)
 
     def flush(self, timeout: float | None = 30.0) -> None:
         """Wait until every write submitted so far is committed."""
-        done = threading.Event()
-        self._writes.put(done)
-        done.wait(timeout)
+        self._writer.flush(timeout)
 
     def close(self) -> None:
-        self.flush()
-        self._writes.put(None)
-        self._writer.join(5)
-
-    def _write_loop(self) -> None:
-        with closing(self._connect()) as conn:
-            next_beat = time.monotonic()
-            while True:
-                batch, events, stop = self._next_batch(max(0.05, next_beat - time.monotonic()))
-                if time.monotonic() >= next_beat:
-                    batch.append(_heartbeat)
-                    next_beat = time.monotonic() + HEARTBEAT_S
-                if batch:
-                    try:
-                        _in_transaction(conn, batch)
-                    except Exception:  # noqa: BLE001 - the writer must outlive a bad batch (disk full, lock)
-                        _log.exception("the job store could not write %d changes", len(batch))
-                for event in events:
-                    event.set()
-                if stop:
-                    return
-
-    def _next_batch(self, wait_s: float) -> tuple[list[Write], list[threading.Event], bool]:
-        batch: list[Write] = []
-        events: list[threading.Event] = []
-        try:
-            item = self._writes.get(timeout=wait_s)
-        except queue.Empty:
-            return batch, events, False
-        deadline = time.monotonic() + FLUSH_EVERY_S
-        while True:
-            if item is None:
-                return batch, events, True
-            if isinstance(item, threading.Event):
-                events.append(item)
-                return batch, events, False  # a flush: commit now
-            batch.append(item)
-            if len(batch) >= BATCH_ROWS:
-                return batch, events, False
-            try:
-                item = self._writes.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                return batch, events, False
+        self._writer.close()
 
     # -- jobs ----------------------------------------------------------------------
     def create_job(self, job: dict, rows: Iterable[tuple[int, list[str] | None, dict | None, str]]) -> None:
@@ -305,17 +254,6 @@ class JobStore:
             conn.execute("UPDATE jobs SET pii_purged_at=?, plan=NULL WHERE id=?", (now_iso(), job_id))
 
         self.transaction(purge)
-
-
-def _in_transaction(conn: sqlite3.Connection, writes: list[Write]) -> None:
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        for write in writes:
-            write(conn)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
 
 
 def _heartbeat(conn: sqlite3.Connection) -> None:

@@ -7,8 +7,8 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from commbox_core.errors import InputFileError
-from commbox_core.tables.cells import OWN_EXPORT_COLUMNS
 from commbox_core.fields import AGENT_REQUIRED, CUSTOMER_IDENTIFIERS, FIELD_LABELS, Kind, fields_for
+from commbox_core.tables.cells import OWN_EXPORT_COLUMNS
 
 # Accepted header names per field, as shown to users; matching compares them normalised.
 # Hebrew names too: CommBox tenants are often Israeli, and their sheets say טלפון, not phone.

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict
 
-from commbox_core.tickets.emails import email_problem, email_problems
 from commbox_core.fields import CUSTOMER_IDENTIFIERS, FIELD_LABELS, TEXT_FIELDS, Kind
+from commbox_core.tickets.emails import email_problem, email_problems
 from commbox_core.tickets.phones import phone_problem, phone_problems
 
 MAX_LENGTH = {"remark": 2000}
