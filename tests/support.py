@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import requests
 
 from commbox_core.config.settings import Settings, load_settings
+
+ROOT_DIR = Path(__file__).resolve().parents[1]  # the repository
 
 QUIET = {
     "latency_ms": 0, "jitter_ms": 0, "rate_limit": None, "retry_after": "auto",

@@ -2,7 +2,7 @@
 
 email-validator costs about 150 µs an address. Most addresses in a file are plain ASCII, which
 one conservative regular expression can accept for a whole column in one vectorised pass: it
-accepts only what email-validator accepts too (tests/test_emails.py checks that on generated
+accepts only what email-validator accepts too (tests/tickets/test_emails.py checks that on generated
 addresses). Whatever it does not accept is asked of email-validator, so every message stays
 email-validator's own.
 """

@@ -7,7 +7,7 @@ spaces, dashes, dots, slashes or brackets) is split here as phonenumbers would s
 own step that drops a trunk prefix, the 0 of "+44 (0)20"), and the answer is cached by (country
 code, length). Anything else, and every number that is not possible, goes through phonenumbers
 itself, so every message stays exactly what it always was.
-tests/test_phones.py checks that both ways agree on every country code and length and on
+tests/tickets/test_phones.py checks that both ways agree on every country code and length and on
 generated numbers.
 """
 

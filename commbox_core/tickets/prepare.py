@@ -3,7 +3,7 @@
 Column by column rather than row by row: each column's distinct values are checked once
 (files repeat brands, channels and names; e-mail addresses go through one vectorised pass), and
 repeated values share one string in memory. The answers are exactly build_request's:
-tests/test_models.py compares the two on generated tables.
+tests/tickets/test_request.py compares the two on generated tables.
 """
 
 from __future__ import annotations

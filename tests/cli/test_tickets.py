@@ -14,7 +14,9 @@ import requests
 
 from commbox_core.cli import main
 
-ROOT = Path(__file__).resolve().parent.parent
+from ..support import ROOT_DIR
+
+ROOT = ROOT_DIR
 EXAMPLES = ROOT / "examples"
 
 

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from commbox_core.tables.read import InputTable
 from commbox_core.fields import Kind, fields_for
+from commbox_core.tables.read import InputTable
 from commbox_core.tickets.prepare import prepare_rows
 from commbox_core.tickets.request import RowDefaults, TicketRequest, build_request, describe_problems, parse_flag
 

@@ -11,9 +11,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .support import wait_until
+from ..support import ROOT_DIR, wait_until
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = ROOT_DIR
 ROWS = 60
 CONCURRENCY = 2
 

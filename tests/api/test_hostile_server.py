@@ -22,6 +22,8 @@ from commbox_core.fields import Kind
 from commbox_core.tickets.request import TicketRequest
 from commbox_core.vocabulary import ErrorCode
 
+from ..support import ROOT_DIR
+
 KEY = "HOSTILE-CANARY-KEY-7d3a"
 REQUEST = TicketRequest(kind=Kind.AGENT, brand="demo", username="john.d")
 # Generous: what matters is that memory does not grow with what the server sends (hundreds of MB).
@@ -273,7 +275,7 @@ def test_the_bound_leaves_room_for_any_real_answer():
 
 # -- the same servers behind the CLI and the dashboard ------------------------------------------
 
-EXAMPLES = __import__("pathlib").Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = ROOT_DIR / "examples"
 THROUGH_THE_APPS = [endless_body, garbage, html_error_page, gzip_bomb]
 
 
@@ -323,7 +325,7 @@ def test_the_cli_reports_a_hostile_server_row_by_row(behave, hostile_env, tmp_pa
 def test_the_dashboard_reports_a_hostile_server(behave, hostile_env):
     from streamlit.testing.v1 import AppTest
 
-    from .test_app_helpers import APP, everything_shown, plain
+    from ..dashboard.helpers import APP, everything_shown, plain
 
     _bomb()
     with RawServer(behave) as server:

@@ -12,7 +12,6 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 import requests
@@ -20,6 +19,8 @@ import requests
 from commbox_core.cli.sandbox import main
 from commbox_core.sandbox import AgentRecord, SandboxConfig, SandboxServer, load_agents_csv
 from commbox_core.sandbox.agents import DEFAULT_AGENTS
+
+from ..support import ROOT_DIR
 
 API_KEY = "test-key-4f1c"
 CHANNEL = "nex9tHPKdBkD_fAfbuUPABg=="
@@ -620,7 +621,7 @@ def test_main_rejects_bad_flags_with_one_line_and_exit_2(tmp_path, capsys, argv)
 
 
 def test_main_serves_until_interrupted():
-    root = Path(__file__).resolve().parents[1]
+    root = ROOT_DIR
     command = [sys.executable, "-m", "commbox_core", "sandbox"]
     argv = ["--port", "0", "--api-key", "cli-key", "--seed", "1"]
     process = subprocess.Popen([*command, *argv], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

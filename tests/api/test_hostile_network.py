@@ -9,8 +9,8 @@ import pytest
 import requests
 
 from commbox_core.api.client import CommBoxClient
-from commbox_core.runs.runner import BulkRunner
 from commbox_core.fields import Kind
+from commbox_core.runs.runner import BulkRunner
 from commbox_core.tickets.links import LinkBuilder
 from commbox_core.tickets.prepare import PreparedRow
 from commbox_core.tickets.request import TicketRequest

@@ -9,26 +9,25 @@ import subprocess
 import sys
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from commbox_core.errors import ConsoleError
+from commbox_core.fields import Kind
 from commbox_core.service.jobs import JobManager
 from commbox_core.storage.audit import AuditFilter, audit_frame
 from commbox_core.storage.schema import MIGRATIONS, SCHEMA_VERSION, _statements
 from commbox_core.storage.store import JobStore
 from commbox_core.tables.columns import match_columns
 from commbox_core.tables.read import read_table
-from commbox_core.fields import Kind
 from commbox_core.tickets.plan import RunPlan
 from commbox_core.tickets.prepare import prepare_rows
 from commbox_core.tickets.request import RowDefaults
 from commbox_core.vocabulary import ErrorCode
 
-from .support import wait_until
+from ..support import ROOT_DIR, wait_until
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = ROOT_DIR
 DEFAULTS = RowDefaults(brand="demo", channel_id="demo-channel")
 
 

@@ -13,8 +13,8 @@ from commbox_core.runs.results import expired_rows
 from commbox_core.vocabulary import ErrorCode
 from ui.backend import SESSION_OVERRIDES, job_manager
 
-from .support import wait_until
-from .test_app_helpers import (  # noqa: F401 - fixtures
+from ..support import wait_until
+from .helpers import (  # noqa: F401 - fixtures
     assert_no_exception,
     clean_env,
     downloads,

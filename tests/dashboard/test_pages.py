@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 from commbox_core.storage.store import JobStore
 from ui.backend import job_manager
 
-from .test_app_helpers import (  # noqa: F401 - fixtures
+from .helpers import (  # noqa: F401 - fixtures
     APP,
     assert_no_exception,
     clean_env,
@@ -226,7 +226,7 @@ def test_streamlit_secrets_configure_a_live_tenant(clean_env, sandbox_server):
     app = AppTest.from_file(APP, default_timeout=30)
     app.secrets["COMMBOX_API_URL"] = sandbox_server.url
     app.secrets["COMMBOX_API_KEY"] = sandbox_server.api_key
-    app.secrets["COMMBOX_ALLOW_OPEN_DASHBOARD"] = True  # the gate is tests/test_gate.py's subject
+    app.secrets["COMMBOX_ALLOW_OPEN_DASHBOARD"] = True  # the gate is tests/dashboard/test_gate.py's subject
     app.run()
     assert_no_exception(app)
     assert not [w for w in app.warning if "SANDBOX" in w.value]

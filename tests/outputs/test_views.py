@@ -8,6 +8,7 @@ import pytest
 
 from commbox_core.api.client import TicketOutcome
 from commbox_core.api.probe import explain_probe
+from commbox_core.fields import Kind
 from commbox_core.outputs.templates import template_csv
 from commbox_core.outputs.views import outcome_frame, page_count, page_of, preview_frame, seconds_left, subject_by_row
 from commbox_core.outputs.wording import format_duration, progress_text
@@ -16,7 +17,6 @@ from commbox_core.runs.runner import Progress
 from commbox_core.tables.columns import match_columns
 from commbox_core.tables.edits import apply_edits, edits_from_editor, merge_edits, rows_of
 from commbox_core.tables.read import read_table
-from commbox_core.fields import Kind
 from commbox_core.tickets.prepare import PreparedRow, prepare_rows
 from commbox_core.tickets.request import RowDefaults
 from commbox_core.vocabulary import ErrorCode

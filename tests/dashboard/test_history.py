@@ -10,16 +10,16 @@ import sys
 import requests
 
 from commbox_core.config.settings import load_settings
+from commbox_core.fields import Kind
 from commbox_core.service.jobs import JobManager
 from commbox_core.storage.store import JobStore
 from commbox_core.tables.columns import match_columns
 from commbox_core.tables.read import read_table
-from commbox_core.fields import Kind
 from commbox_core.tickets.prepare import prepare_rows
 from commbox_core.tickets.request import RowDefaults
 from ui.backend import embedded_sandbox, job_manager
 
-from .test_app_helpers import (  # noqa: F401 - fixtures
+from .helpers import (  # noqa: F401 - fixtures
     assert_no_exception,
     clean_env,
     downloads,

@@ -1,7 +1,7 @@
 """Hostile files through the CLI and the dashboard (AppTest upload): each gets a clear message or
 runs with every row accounted for; no traceback; memory stays bounded (tracemalloc peaks).
 
-The reader's own cases are in tests/test_csv_io.py; here the whole path is driven, as a user would.
+The reader's own cases are in tests/tables/test_read.py; here the whole path is driven, as a user would.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import pytest
 from commbox_core.cli import main
 from ui.backend import job_manager
 
-from .test_app_helpers import assert_no_exception, clean_env, everything_shown, new_app, wait_for  # noqa: F401
+from ..dashboard.helpers import assert_no_exception, clean_env, everything_shown, new_app, wait_for  # noqa: F401
 
 MB = 1024 * 1024
 BULK = "app_pages/bulk_tickets.py"

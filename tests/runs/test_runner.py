@@ -7,14 +7,14 @@ import threading
 import requests
 
 from commbox_core.api.client import CommBoxClient
-from commbox_core.runs.runner import UNREACHABLE_AFTER, BulkRunner
 from commbox_core.fields import Kind
+from commbox_core.runs.runner import UNREACHABLE_AFTER, BulkRunner
 from commbox_core.tickets.links import LinkBuilder
 from commbox_core.tickets.prepare import PreparedRow
 from commbox_core.tickets.request import RowDefaults, build_request
 from commbox_core.vocabulary import ErrorCode, RunStatus
 
-from .support import wait_until
+from ..support import wait_until
 
 DEMO_AGENTS = ["john.d", "noa.c", "maria.g", "li.wei", "amara.o", "sam.t"]
 

@@ -19,9 +19,9 @@ from commbox_core.cli import main
 from commbox_core.config.settings import load_settings
 from commbox_core.sandbox import SandboxConfig, SandboxServer
 
-from .support import Sandbox
+from ..support import ROOT_DIR, Sandbox
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = ROOT_DIR
 KEY = "CANARY-KEY-5f1e0c7a9b"
 WRONG_KEY = "CANARY-WRONG-KEY-42d8"
 

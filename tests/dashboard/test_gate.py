@@ -9,7 +9,7 @@ from commbox_core.config.passwords import AttemptLimiter, hash_password
 from commbox_core.config.settings import load_settings
 from ui.gate import Gate, email_allowed, gate_for, oidc_providers
 
-from .test_app_helpers import assert_no_exception, clean_env, everything_shown, new_app, plain  # noqa: F401
+from .helpers import assert_no_exception, clean_env, everything_shown, new_app, plain  # noqa: F401
 
 PASSWORD = "correct horse battery staple"
 PASSWORD_HASH = hash_password(PASSWORD, n=2**10)  # cheap parameters: the format is what is tested here
@@ -125,7 +125,7 @@ def test_a_malformed_password_hash_is_a_configuration_problem_that_does_not_echo
 def test_oidc_sign_in_screen(clean_env, live):
     from streamlit.testing.v1 import AppTest
 
-    from .test_app_helpers import APP, RUN_TIMEOUT_S
+    from .helpers import APP, RUN_TIMEOUT_S
 
     for name, value in live.items():
         clean_env.setenv(name, value)  # the fixture new_app would open the dashboard
@@ -189,7 +189,7 @@ def test_email_allow_list(email, verified, allowed):
 def test_oidc_sign_in_with_a_domain_allow_list(clean_env, live, user, admitted):
     from streamlit.testing.v1 import AppTest
 
-    from .test_app_helpers import APP, RUN_TIMEOUT_S
+    from .helpers import APP, RUN_TIMEOUT_S
 
     for name, value in (live | {"COMMBOX_ALLOWED_DOMAIN": "example.com"}).items():
         clean_env.setenv(name, value)

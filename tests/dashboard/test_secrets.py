@@ -8,7 +8,6 @@ Tokens may appear: showing the user the links they asked for is the point. The k
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import pytest
 
@@ -17,8 +16,8 @@ from commbox_core.config.passwords import AttemptLimiter, hash_password
 from commbox_core.sandbox import SandboxConfig, SandboxServer
 from ui.backend import job_manager
 
-from .support import Sandbox
-from .test_app_helpers import (  # noqa: F401
+from ..support import ROOT_DIR, Sandbox
+from .helpers import (  # noqa: F401
     assert_no_exception,
     clean_env,
     downloads,
@@ -27,7 +26,7 @@ from .test_app_helpers import (  # noqa: F401
     wait_for,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = ROOT_DIR
 KEY = "CANARY-DASH-KEY-3b9e61f0"
 WRONG_KEY = "CANARY-DASH-WRONG-77c2"
 PASSWORD = "canary admin password"

@@ -19,7 +19,9 @@ from streamlit.testing.v1 import AppTest
 
 from commbox_core.service.jobs import Job
 
-APP = Path(__file__).resolve().parents[1] / "app.py"
+from ..support import ROOT_DIR
+
+APP = ROOT_DIR / "app.py"
 RUN_TIMEOUT_S = 30
 
 
@@ -38,7 +40,7 @@ def new_app(clean_env) -> Callable[..., AppTest]:
     """AppTest of app.py, already run once (so pages can be switched to)."""
 
     def start(page: str | None = None, **env: str) -> AppTest:
-        # Live-mode page tests are about the pages, not the access gate (tests/test_gate.py
+        # Live-mode page tests are about the pages, not the access gate (tests/dashboard/test_gate.py
         # covers it, passing COMMBOX_ALLOW_OPEN_DASHBOARD="false").
         env = {"COMMBOX_ALLOW_OPEN_DASHBOARD": "true"} | env
         for name, value in env.items():

@@ -5,19 +5,20 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from commbox_core.errors import InputFileError
+from commbox_core.fields import CUSTOMER_IDENTIFIERS, Kind
 from commbox_core.tables.cells import unneutralise
 from commbox_core.tables.columns import ColumnMatch, check_columns, match_columns, normalise_header
 from commbox_core.tables.read import read_table, unique_column_names
-from commbox_core.fields import CUSTOMER_IDENTIFIERS, Kind
 
-DATA = Path(__file__).parent / "data"
+from ..support import ROOT_DIR
+
+DATA = ROOT_DIR / "tests" / "data"
 
 
 def make_csv(*lines: str, eol: str = "\r\n", encoding: str = "utf-8") -> bytes:

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from commbox_core.fields import Kind
 from commbox_core.outputs import files as export
 from commbox_core.outputs.files import (
     errors_frame,
@@ -27,7 +28,6 @@ from commbox_core.runs.results import RowResult, RunReport
 from commbox_core.tables.cells import needs_neutralising, neutralise, unneutralise
 from commbox_core.tables.columns import match_columns
 from commbox_core.tables.read import read_table, unique_column_names
-from commbox_core.fields import Kind
 from commbox_core.vocabulary import ErrorCode
 
 T0 = datetime(2026, 11, 22, 9, 0, tzinfo=timezone.utc)
@@ -292,8 +292,8 @@ def test_write_outputs_writes_four_private_files_and_tokens_only_where_expected(
 
 
 def test_job_outputs_build_each_file_on_first_use_and_once(monkeypatch):
-    from commbox_core.outputs.downloads import JobOutputs
     from commbox_core.outputs import downloads as outputs_module
+    from commbox_core.outputs.downloads import JobOutputs
 
     report = make_report([ok(1), failed(2), ok(3)])
     expected = {
@@ -322,8 +322,8 @@ def test_job_outputs_build_each_file_on_first_use_and_once(monkeypatch):
 def test_job_outputs_asked_from_many_threads_at_once_build_once(monkeypatch):
     import threading
 
-    from commbox_core.outputs.downloads import JobOutputs
     from commbox_core.outputs import downloads as outputs_module
+    from commbox_core.outputs.downloads import JobOutputs
 
     builds, gate = [], threading.Event()
 

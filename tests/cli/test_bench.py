@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
+from commbox_core import cli
 from commbox_core.bench import SCENARIOS
 from commbox_core.bench.sample import sample_csv
-from commbox_core import cli
 from commbox_core.cli.bench import SCENARIOS as CLI_SCENARIOS
 from commbox_core.tables.read import read_table
 
