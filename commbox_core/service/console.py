@@ -142,6 +142,8 @@ class Console:
         finally:
             client.close()
         audit_ticket(self.store, self.user, self.settings.api_host, request, result)
+        if self.store is not None:
+            self.store.flush()  # in the audit log before the person can look for it
         return result
 
     def check_connection(self) -> ConnectionVerdict:
