@@ -7,10 +7,10 @@ A run lives in the server (the Console's JobManager), not in this script; its id
 import streamlit as st
 
 from commbox_core.errors import ConsoleError, InputFileError
+from commbox_core.fields import FIELD_LABELS, Kind, fields_for
 from commbox_core.outputs.templates import TEMPLATE_FILENAMES, template_csv
 from commbox_core.outputs.views import REASON, VALID, invalid_rows, mapped_columns, preview_frame
 from commbox_core.tables.edits import apply_edits
-from commbox_core.fields import FIELD_LABELS, Kind, fields_for
 from commbox_core.tickets.plan import RunPlan
 from commbox_core.tickets.prepare import duplicate_rows
 from commbox_core.tickets.request import RowDefaults

@@ -5,12 +5,11 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import streamlit as st
 
-from commbox_core.errors import ConsoleError
 from commbox_core.outputs.files import to_csv_bytes
 from commbox_core.outputs.history import stored_label
 from commbox_core.storage.audit import AuditFilter
 from commbox_core.vocabulary import RunStatus
-from ui.runs import open_run, run_summary
+from ui.runs import run_summary, start_and_follow
 from ui.text import inert
 from ui.widgets import page_start
 
@@ -22,17 +21,7 @@ context = page_start(
 )
 console = context.console
 runs_tab, audit_tab = st.tabs(["Runs", "Audit log"])
-
-
-def _start(action) -> None:
-    """Resume or re-issue, then follow the run on the Bulk tickets page."""
-    try:
-        job = action()
-    except ConsoleError as problem:
-        st.error(inert(problem), icon=":material/error:")
-        return
-    open_run(job.id)
-    st.switch_page("app_pages/bulk_tickets.py")
+BULK_PAGE = "app_pages/bulk_tickets.py"  # where a run started here is followed
 
 
 def _outcomes(job_id: str) -> None:
@@ -59,12 +48,12 @@ def _stored_run(job_id: str) -> None:
                    type="primary", disabled=purged or to_send == 0 or not record.status.resumable,
                    help="Sends the rows never answered and those whose error may go away on retry. "
                         "Rows that got a ticket are not sent again."):
-        _start(lambda: console.resume(record.id))
+        start_and_follow(lambda: console.resume(record.id), BULK_PAGE)
     if middle.button(f"Re-issue lost links ({lost:,})", icon=":material/autorenew:", key=f"reissue_{record.id}",
                      disabled=purged or lost == 0,
                      help="Links are never stored, so those issued by a process that is gone cannot be shown. "
                           "This asks CommBox for new tickets for those rows (each person gets a second ticket)."):
-        _start(lambda: console.reissue_lost(record.id))
+        start_and_follow(lambda: console.reissue_lost(record.id), BULK_PAGE)
     if purged:
         right.caption(f"Personal data purged {record.pii_purged_at:%Y-%m-%d %H:%M} UTC.")
     else:
@@ -81,7 +70,7 @@ def _live_run(job) -> None:
     if not job.finished:
         st.caption("This run is still going: the outcomes below are the rows done so far.")
     _outcomes(job.id)
-    st.page_link("app_pages/bulk_tickets.py", label="Open in Bulk tickets: links, retry, re-issue",
+    st.page_link(BULK_PAGE, label="Open in Bulk tickets: links, retry, re-issue",
                  icon=":material/open_in_new:", query_params={"job": job.id})
 
 
@@ -89,7 +78,7 @@ with runs_tab:
     stored = console.history()
     if not stored:
         st.info("No runs yet. Runs started on **Bulk tickets** appear here.", icon=":material/inbox:")
-        st.page_link("app_pages/bulk_tickets.py", label="Go to Bulk tickets", icon=":material/group:")
+        st.page_link(BULK_PAGE, label="Go to Bulk tickets", icon=":material/group:")
     else:
         runs = console.history_frame()
         labels = {record.id: stored_label(record) for record in stored}

@@ -5,9 +5,9 @@ from datetime import UTC, datetime
 import streamlit as st
 
 from commbox_core.errors import ConsoleError
+from commbox_core.fields import Kind, form_fields
 from commbox_core.outputs.views import seconds_left
 from commbox_core.outputs.wording import format_duration, utc_time
-from commbox_core.fields import Kind, form_fields
 from commbox_core.tickets.request import RowDefaults, build_request, problems_by_field
 from ui.text import inert
 from ui.widgets import page_start

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 
 import pytest
@@ -33,3 +34,13 @@ def refused_url():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         yield f"http://127.0.0.1:{probe.getsockname()[1]}"
+
+
+@pytest.fixture
+def clean_env(monkeypatch, tmp_path):
+    """No COMMBOX_* variables, and a working folder without .env or secrets.toml."""
+    for name in list(os.environ):
+        if name.startswith("COMMBOX_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    return monkeypatch

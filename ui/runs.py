@@ -16,7 +16,7 @@ from commbox_core.outputs.views import (
     subject_by_row,
     success_view,
 )
-from commbox_core.outputs.wording import PURPOSE_LABELS, format_duration, utc_time, progress_text
+from commbox_core.outputs.wording import PURPOSE_LABELS, format_duration, progress_text, utc_time
 from commbox_core.runs.results import expired_rows, fixable_rows, live_links, retryable_rows
 from commbox_core.service.console import Console
 from commbox_core.service.jobs import Job
@@ -204,24 +204,28 @@ def _follow_ups(console: Console, job: Job, now: datetime) -> None:
             help="Sends again the rows whose error may go away on its own: throttled, server errors, network "
                  "trouble, answers without a ticket, and rows never sent. Other errors need an edit (below).",
         ):
-            _start_child(lambda: console.retry_failed(job))
+            start_and_follow(lambda: console.retry_failed(job))
     with right:
         if st.button(
             f"Re-issue expired links ({len(expired):,})", icon=":material/autorenew:", disabled=not expired,
             key=f"reissue_{job.id}",
             help="Asks for new tickets for the rows whose links have expired, with the same values.",
         ):
-            _start_child(lambda: console.reissue_expired(job))
+            start_and_follow(lambda: console.reissue_expired(job))
     _fix_and_resend(console, job)
 
 
-def _start_child(start) -> None:
+def start_and_follow(start, page: str | None = None) -> None:
+    """Start a run (resume, retry, re-issue, resend) and show it: on `page`, or here after a rerun.
+    A refusal is shown where the button was."""
     try:
-        child = start()
+        job = start()
     except ConsoleError as problem:
         st.error(inert(problem), icon=":material/error:")
         return
-    open_run(child.id)
+    open_run(job.id)
+    if page is not None:
+        st.switch_page(page)
     st.rerun()
 
 
@@ -245,4 +249,4 @@ def _fix_and_resend(console: Console, job: Job) -> None:
         changed = sorted(set(edits) & set(rows))
         if st.button(f"Resend {len(changed):,} edited rows", icon=":material/send:", disabled=not changed,
                      key=f"resend_{job.id}", type="primary"):
-            _start_child(lambda: console.resend_edited(job, edited, changed))
+            start_and_follow(lambda: console.resend_edited(job, edited, changed))

@@ -6,7 +6,6 @@ import contextlib
 import signal
 import threading
 from collections.abc import Iterator
-from types import SimpleNamespace
 
 import click
 
@@ -35,30 +34,17 @@ class SandboxCommand(ConsoleCommand):
     error_prefix = "sandbox: "
 
 
-def _config(args) -> SandboxConfig:
+def _config(options: dict) -> SandboxConfig:
+    """The sandbox's settings from the flags (named as SandboxConfig's fields); --agents adds brands
+    or replaces the built-in demo agents of the brands it names."""
     agents = dict(DEFAULT_AGENTS)
-    if args.agents:
-        loaded = load_agents_csv(args.agents)
+    if options["agents"]:
+        loaded = load_agents_csv(options["agents"])
         loaded_keys = {brand_key(brand) for brand in loaded}
         agents = {brand: records for brand, records in agents.items() if brand_key(brand) not in loaded_keys}
         agents.update(loaded)
-    return SandboxConfig(
-        api_key=args.api_key,
-        agents=agents,
-        latency_ms=args.latency_ms,
-        jitter_ms=args.jitter_ms,
-        rate_limit=args.rate_limit,
-        error_rate=args.error_rate,
-        drop_rate=args.drop_rate,
-        malformed_rate=args.malformed_rate,
-        html_rate=args.html_rate,
-        no_token_rate=args.no_token_rate,
-        not_supported_rate=args.not_supported_rate,
-        retry_after=args.retry_after,
-        agent_ttl=args.agent_ttl,
-        chat_ttl=args.chat_ttl,
-        seed=args.seed,
-    )
+    fields = {name: value for name, value in options.items() if name not in ("host", "port", "agents")}
+    return SandboxConfig(agents=agents, **fields)
 
 
 @contextlib.contextmanager
@@ -96,18 +82,17 @@ def sandbox(**options) -> int:
 
     Exit codes: 0 stopped by Ctrl-C or SIGTERM, 1 could not serve, 2 bad flags or agents file.
     """
-    args = SimpleNamespace(**options)
     try:
-        config = _config(args)
+        config = _config(options)
     except ValueError as exc:
         say(f"sandbox: {exc}")
         return 2
-    server = SandboxServer(config, host=args.host, port=args.port)
+    server = SandboxServer(config, host=options["host"], port=options["port"])
     try:
         server.start()
     except (OSError, RuntimeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-        say(f"sandbox: cannot serve on {args.host}:{args.port}: {reason}")
+        say(f"sandbox: cannot serve on {options['host']}:{options['port']}: {reason}")
         return 1
     url = server.url
     print(

@@ -280,13 +280,8 @@ THROUGH_THE_APPS = [endless_body, garbage, html_error_page, gzip_bomb]
 
 
 @pytest.fixture
-def hostile_env(monkeypatch, tmp_path):
-    import os
-
-    for name in list(os.environ):
-        if name.startswith("COMMBOX_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
+def hostile_env(clean_env, tmp_path):
+    monkeypatch = clean_env
 
     def point_at(server: RawServer) -> dict[str, str]:
         env = {"COMMBOX_API_URL": server.url, "COMMBOX_API_KEY": KEY, "COMMBOX_BRAND": "demo",

@@ -34,13 +34,9 @@ def canary_sandbox():
 
 
 @pytest.fixture
-def env(canary_sandbox, monkeypatch, tmp_path):
-    for name in list(os.environ):
-        if name.startswith("COMMBOX_"):
-            monkeypatch.delenv(name)
+def env(canary_sandbox, clean_env):
     for name, value in canary_sandbox.env().items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.chdir(tmp_path)
+        clean_env.setenv(name, value)
     canary_sandbox.reset()
     yield canary_sandbox
     canary_sandbox.reset()

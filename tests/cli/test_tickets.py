@@ -21,14 +21,10 @@ EXAMPLES = ROOT / "examples"
 
 
 @pytest.fixture
-def cli_env(sandbox, monkeypatch, tmp_path):
+def cli_env(sandbox, clean_env):
     """The CLI pointed at the test sandbox as if it were a tenant; no stray .env is read."""
-    for name in list(os.environ):
-        if name.startswith("COMMBOX_"):
-            monkeypatch.delenv(name)
     for name, value in sandbox.env().items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.chdir(tmp_path)
+        clean_env.setenv(name, value)
     return sandbox
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,16 +22,6 @@ from ..support import ROOT_DIR
 
 APP = ROOT_DIR / "app.py"
 RUN_TIMEOUT_S = 30
-
-
-@pytest.fixture
-def clean_env(monkeypatch, tmp_path):
-    """No COMMBOX_* variables, and a working folder without .env or secrets.toml."""
-    for name in list(os.environ):
-        if name.startswith("COMMBOX_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    return monkeypatch
 
 
 @pytest.fixture

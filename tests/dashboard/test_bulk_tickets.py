@@ -16,7 +16,6 @@ from ui.backend import SESSION_OVERRIDES, job_manager
 from ..support import wait_until
 from .helpers import (  # noqa: F401 - fixtures
     assert_no_exception,
-    clean_env,
     downloads,
     new_app,
     plain,

@@ -9,7 +9,7 @@ from commbox_core.config.passwords import AttemptLimiter, hash_password
 from commbox_core.config.settings import load_settings
 from ui.gate import Gate, email_allowed, gate_for, oidc_providers
 
-from .helpers import assert_no_exception, clean_env, everything_shown, new_app, plain  # noqa: F401
+from .helpers import assert_no_exception, everything_shown, new_app, plain  # noqa: F401
 
 PASSWORD = "correct horse battery staple"
 PASSWORD_HASH = hash_password(PASSWORD, n=2**10)  # cheap parameters: the format is what is tested here

@@ -21,7 +21,6 @@ from ui.backend import embedded_sandbox, job_manager
 
 from .helpers import (  # noqa: F401 - fixtures
     assert_no_exception,
-    clean_env,
     downloads,
     new_app,
     read_csv,

@@ -12,7 +12,6 @@ from ui.backend import job_manager
 from .helpers import (  # noqa: F401 - fixtures
     APP,
     assert_no_exception,
-    clean_env,
     downloads,
     everything_shown,
     new_app,

@@ -19,7 +19,6 @@ from ui.backend import job_manager
 from ..support import ROOT_DIR, Sandbox
 from .helpers import (  # noqa: F401
     assert_no_exception,
-    clean_env,
     downloads,
     everything_shown,
     new_app,

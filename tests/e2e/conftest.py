@@ -40,25 +40,35 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def dashboard_url() -> Iterator[str]:
+def start_dashboard(env: dict[str, str], log_name: str) -> tuple[subprocess.Popen, str]:
+    """`streamlit run app.py` on a free port with these COMMBOX_* settings (none other from this
+    process), its output in test-artifacts/<log_name>; returns once it answers its health check."""
     port = _free_port()
-    env = {name: value for name, value in os.environ.items() if not name.startswith("COMMBOX_")}
-    env |= {"STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none", "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
+    clean = {name: value for name, value in os.environ.items() if not name.startswith("COMMBOX_")}
+    clean |= {"STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none", "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
     ARTIFACTS.mkdir(exist_ok=True)
-    log = (ARTIFACTS / "e2e-streamlit.log").open("wb")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
+    with (ARTIFACTS / log_name).open("wb") as log:  # the child keeps its own copy of the handle
+        server = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+             "--server.address", "127.0.0.1", "--server.headless", "true"],
+            cwd=ROOT, env=clean | env, stdout=log, stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(url, server)
+        _wait_healthy(url, server, log_name)
+    except BaseException:
+        stop_server(server)
+        raise
+    return server, url
+
+
+@pytest.fixture(scope="session")
+def dashboard_url() -> Iterator[str]:
+    server, url = start_dashboard({}, "e2e-streamlit.log")
+    try:
         yield url
     finally:
         stop_server(server)
-        log.close()
 
 
 def stop_server(server: subprocess.Popen) -> None:
@@ -73,10 +83,10 @@ def stop_server(server: subprocess.Popen) -> None:
         server.wait()
 
 
-def _wait_healthy(url: str, server: subprocess.Popen) -> None:
+def _wait_healthy(url: str, server: subprocess.Popen, log_name: str) -> None:
     def healthy() -> bool:
         if server.poll() is not None:
-            pytest.fail(f"streamlit exited with {server.returncode}; see test-artifacts/e2e-streamlit.log")
+            pytest.fail(f"streamlit exited with {server.returncode}; see test-artifacts/{log_name}")
         try:
             return requests.get(f"{url}/_stcore/health", timeout=1).text.strip() == "ok"
         except requests.RequestException:

@@ -5,10 +5,7 @@ and nothing of the page; the password lets the user in; sign out locks again.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
@@ -17,7 +14,7 @@ from playwright.sync_api import expect
 from commbox_core.config.passwords import hash_password
 from commbox_core.sandbox import SandboxConfig, SandboxServer
 
-from .conftest import ARTIFACTS, ROOT, _free_port, _wait_healthy, screenshot, stop_server, wait_for_app
+from .conftest import screenshot, start_dashboard, stop_server, wait_for_app
 
 KEY = "E2E-GATE-CANARY-KEY-91ab"
 PASSWORD = "e2e gate password"
@@ -27,27 +24,16 @@ PASSWORD = "e2e gate password"
 def gated_url(tmp_path_factory) -> Iterator[str]:
     """A live dashboard (a sandbox stands in for the tenant) behind the shared password."""
     with SandboxServer(SandboxConfig(api_key=KEY)) as tenant:
-        port = _free_port()
-        env = {name: value for name, value in os.environ.items() if not name.startswith("COMMBOX_")}
-        env |= {
-            "STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none", "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
+        env = {
             "COMMBOX_API_URL": tenant.url, "COMMBOX_API_KEY": KEY, "COMMBOX_BRAND": "demo",
             "COMMBOX_ADMIN_PASSWORD_HASH": hash_password(PASSWORD, n=2**12),
             "COMMBOX_DATA_DIR": str(tmp_path_factory.mktemp("gate-data")),
         }
-        ARTIFACTS.mkdir(exist_ok=True)
-        with (ARTIFACTS / "e2e-gate-streamlit.log").open("wb") as log:
-            server = subprocess.Popen(
-                [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                 "--server.address", "127.0.0.1", "--server.headless", "true"],
-                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-            )
-            url = f"http://127.0.0.1:{port}"
-            try:
-                _wait_healthy(url, server)
-                yield url
-            finally:
-                stop_server(server)
+        server, url = start_dashboard(env, "e2e-gate-streamlit.log")
+        try:
+            yield url
+        finally:
+            stop_server(server)
 
 
 def test_a_deep_link_on_a_fresh_server_shows_only_the_sign_in(page, gated_url):

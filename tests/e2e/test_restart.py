@@ -3,12 +3,10 @@ interrupted, Resume sends what was left, and the run finishes."""
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +14,7 @@ import requests
 from playwright.sync_api import expect
 
 from ..support import wait_until
-from .conftest import ARTIFACTS, ROOT, _free_port, _wait_healthy, screenshot, stop_server, wait_for_app
+from .conftest import screenshot, start_dashboard, stop_server, wait_for_app
 from .test_dashboard import open_page, sandbox_url, start_run, upload
 
 pytestmark = pytest.mark.e2e
@@ -24,20 +22,7 @@ ROWS = 300
 
 
 def _start_dashboard(data_dir: Path, log_name: str) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
-    env = {name: value for name, value in os.environ.items() if not name.startswith("COMMBOX_")}
-    env |= {"STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none", "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
-            "COMMBOX_DATA_DIR": str(data_dir), "COMMBOX_CONCURRENCY": "2"}
-    ARTIFACTS.mkdir(exist_ok=True)
-    with (ARTIFACTS / log_name).open("wb") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-             "--server.address", "127.0.0.1", "--server.headless", "true"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    _wait_healthy(url, server)
-    return server, url
+    return start_dashboard({"COMMBOX_DATA_DIR": str(data_dir), "COMMBOX_CONCURRENCY": "2"}, log_name)
 
 
 def _answered(db: Path) -> int:

@@ -24,10 +24,8 @@ def _texts(cell) -> list[str]:
     return texts
 
 
-def test_the_notebook_runs_and_shows_results_without_links(tmp_path, monkeypatch):
-    for name in [n for n in __import__("os").environ if n.startswith("COMMBOX_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("COMMBOX_DATA_DIR", str(tmp_path))
+def test_the_notebook_runs_and_shows_results_without_links(clean_env, tmp_path):
+    clean_env.setenv("COMMBOX_DATA_DIR", str(tmp_path))
     notebook = nbformat.read(EXAMPLES / "notebook.ipynb", as_version=4)
     NotebookClient(notebook, timeout=180, kernel_name="python3",
                    resources={"metadata": {"path": str(EXAMPLES)}}).execute()

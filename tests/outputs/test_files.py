@@ -30,6 +30,8 @@ from commbox_core.tables.columns import match_columns
 from commbox_core.tables.read import read_table, unique_column_names
 from commbox_core.vocabulary import ErrorCode
 
+from ..strategies import cell_text, tables
+
 T0 = datetime(2026, 11, 22, 9, 0, tzinfo=timezone.utc)
 TOKEN = "tok3nSECRETvalue"
 
@@ -194,22 +196,10 @@ def test_success_csv_reads_back_exactly():
     assert again.frame["row"].tolist() == ["1", "2", "3"]
 
 
-_cell_text = st.one_of(
-    st.text(alphabet=st.sampled_from(list(",;\t|\"'\r\n =+-@aé€ש😀\ufeff")), max_size=8),
-    st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=12),
-)
-
-
-@st.composite
-def _tables(draw):
-    width = draw(st.integers(min_value=1, max_value=4))
-    headers = draw(st.lists(_cell_text, min_size=width, max_size=width).filter(lambda h: any(c.strip() for c in h)))
-    rows = draw(st.lists(st.lists(_cell_text, min_size=width, max_size=width), min_size=1, max_size=6))
-    return headers, rows
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(_tables())
+@given(tables(1, 4, cell_text("\ufeff")))
 def test_any_table_survives_write_then_read(table):
     headers, rows = table
     names = unique_column_names(headers)

@@ -19,7 +19,7 @@ import pytest
 from commbox_core.cli import main
 from ui.backend import job_manager
 
-from ..dashboard.helpers import assert_no_exception, clean_env, everything_shown, new_app, wait_for  # noqa: F401
+from ..dashboard.helpers import assert_no_exception, everything_shown, new_app, wait_for  # noqa: F401
 
 MB = 1024 * 1024
 BULK = "app_pages/bulk_tickets.py"

@@ -16,6 +16,7 @@ from commbox_core.tables.cells import unneutralise
 from commbox_core.tables.columns import ColumnMatch, check_columns, match_columns, normalise_header
 from commbox_core.tables.read import read_table, unique_column_names
 
+from ..strategies import cell_text, tables
 from ..support import ROOT_DIR
 
 DATA = ROOT_DIR / "tests" / "data"
@@ -279,22 +280,11 @@ def test_committed_fixture_with_everything_at_once():
     assert match.mapping == {"brand": "Brand", "username": "User-Name", "email": "E-Mail", "phone1": "Phone", "remark": "remark"}
 
 
-_cell_text = st.one_of(
-    st.text(alphabet=st.sampled_from(list(",;\t|\"'\r\n =+-@aé€ש😀")), max_size=8),
-    st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=12),
-)
-
-
-@st.composite
-def _tables(draw):
-    width = draw(st.integers(min_value=2, max_value=5))
-    header = draw(st.lists(_cell_text, min_size=width, max_size=width).filter(lambda h: any(c.strip() for c in h)))
-    rows = draw(st.lists(st.lists(_cell_text, min_size=width, max_size=width), min_size=1, max_size=6))
-    return header, rows
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(table=_tables(), delimiter=st.sampled_from([",", ";", "\t", "|"]), eol=st.sampled_from(["\r\n", "\n"]))
+@given(table=tables(2, 5, cell_text()), delimiter=st.sampled_from([",", ";", "\t", "|"]),
+       eol=st.sampled_from(["\r\n", "\n"]))
 def test_every_record_comes_back_once_with_its_row_number(table, delimiter, eol):
     header, rows = table
     buffer = io.StringIO()
@@ -308,7 +298,7 @@ def test_every_record_comes_back_once_with_its_row_number(table, delimiter, eol)
 
 
 @settings(max_examples=200, deadline=None)
-@given(data=st.one_of(st.binary(max_size=300), _cell_text.map(lambda t: t.encode("utf-8"))))
+@given(data=st.one_of(st.binary(max_size=300), cell_text().map(lambda t: t.encode("utf-8"))))
 def test_any_bytes_give_a_table_or_a_clear_refusal(data):
     try:
         table = read_table(data, max_rows=50)
