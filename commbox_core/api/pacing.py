@@ -132,11 +132,11 @@ class Pacer:
         if now - self._last_wait < BINDING_S:
             self._curve_s += now - self._advanced_at
             if self._revealed is None:
-                self._doublings += (now - self._advanced_at) / self._doubling_s()
+                self._doublings += (now - self._advanced_at) / self.doubling_s()
         self._advanced_at = now
         self.rate = self._target(now)
 
-    def _doubling_s(self) -> float:
+    def doubling_s(self) -> float:
         if self._round_trip is None:
             return DOUBLING_S
         return min(DOUBLING_S, max(MIN_DOUBLING_S, self._round_trip))

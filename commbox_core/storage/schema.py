@@ -98,7 +98,7 @@ def migrate(conn: sqlite3.Connection) -> int:
                 f"the job store has schema {found}, newer than this program's {SCHEMA_VERSION}: update the console"
             )
         for version in range(found + 1, SCHEMA_VERSION + 1):
-            for statement in _statements(MIGRATIONS[version - 1]):
+            for statement in statements(MIGRATIONS[version - 1]):
                 conn.execute(statement)
             conn.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
         conn.execute("COMMIT")
@@ -108,7 +108,7 @@ def migrate(conn: sqlite3.Connection) -> int:
         raise
 
 
-def _statements(script: str) -> list[str]:
+def statements(script: str) -> list[str]:
     """executescript() would commit on its own; split instead, so a step is all or nothing."""
     lines = [line.split("--", 1)[0] for line in script.splitlines()]
     return [part.strip() for part in "\n".join(lines).split(";") if part.strip()]

@@ -44,7 +44,7 @@ _KEEP_UNSTRIPPED = (
 
 def phone_problem(text: str) -> str | None:
     """Why a phone number (already trimmed) cannot be sent, or None."""
-    if _plainly_possible(text):
+    if plainly_possible(text):
         return None
     return parsed_phone_problem(text)
 
@@ -65,7 +65,7 @@ def phone_problems(texts: Sequence[str]) -> list[str | None]:
     return problems
 
 
-def _plainly_possible(text: str) -> bool:
+def plainly_possible(text: str) -> bool:
     """True only when phonenumbers would parse the text and call the number possible; False
     means "ask phonenumbers", not "impossible"."""
     international = "+" + text[2:] if text.startswith("00") else text

@@ -121,10 +121,10 @@ def answered_after(pacer: Pacer, clock: Clock, seconds: float, times: int = 40) 
 def test_slow_start_doubles_once_a_round_trip_within_its_bounds():
     clock = Clock()
     pacer = Pacer(None, clock=clock)
-    assert pacer._doubling_s() == 0.08  # nothing answered yet: the cautious pace
+    assert pacer.doubling_s() == 0.08  # nothing answered yet: the cautious pace
     answered_after(pacer, clock, 0.06)
-    assert abs(pacer._doubling_s() - 0.06) < 0.002  # answers in 60 ms: a doubling every 60 ms
+    assert abs(pacer.doubling_s() - 0.06) < 0.002  # answers in 60 ms: a doubling every 60 ms
     answered_after(pacer, clock, 0.002)
-    assert pacer._doubling_s() == 0.05  # never faster: a 2 ms round trip would overshoot a limit
+    assert pacer.doubling_s() == 0.05  # never faster: a 2 ms round trip would overshoot a limit
     answered_after(pacer, clock, 0.4)
-    assert pacer._doubling_s() == 0.08  # never slower than before round trips were measured
+    assert pacer.doubling_s() == 0.08  # never slower than before round trips were measured

@@ -16,7 +16,7 @@ from commbox_core.errors import ConsoleError
 from commbox_core.fields import Kind
 from commbox_core.service.jobs import JobManager
 from commbox_core.storage.audit import AuditFilter, audit_frame
-from commbox_core.storage.schema import MIGRATIONS, SCHEMA_VERSION, _statements
+from commbox_core.storage.schema import MIGRATIONS, SCHEMA_VERSION, statements
 from commbox_core.storage.store import JobStore
 from commbox_core.tables.columns import match_columns
 from commbox_core.tables.read import read_table
@@ -212,7 +212,7 @@ def test_a_store_of_the_first_schema_is_migrated_with_the_counts_of_its_ended_ru
     path = tmp_path / "old.sqlite3"
     with closing(sqlite3.connect(path, isolation_level=None)) as conn:
         conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
-        for statement in _statements(MIGRATIONS[0]):
+        for statement in statements(MIGRATIONS[0]):
             conn.execute(statement)
         conn.execute("INSERT INTO schema_version VALUES (1)")
         for job_id, status in (("ended", "done"), ("live", "running")):

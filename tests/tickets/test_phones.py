@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from commbox_core.tickets.phones import _plainly_possible, parsed_phone_problem, phone_problem, phone_problems
+from commbox_core.tickets.phones import plainly_possible, parsed_phone_problem, phone_problem, phone_problems
 
 COUNTRY_CODES = sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
 WRITINGS = ("+{cc}{n}", "00{cc} {n}", "+{cc} ({n})", "+ {cc}-{n}")
@@ -41,7 +41,7 @@ def test_every_country_code_and_length_agrees_with_phonenumbers():
                     expected.append(problem)
                     checked += 1
                     accepted += problem is None
-                    fast += _plainly_possible(text)
+                    fast += plainly_possible(text)
     assert phone_problems(texts) == expected  # the vectorised way too
     assert checked > 40_000
     # Not vacuous: the fast path answers most (the rest are written "+ 44").
@@ -69,7 +69,7 @@ def test_numbers_built_from_real_country_codes_agree_with_phonenumbers(cc, natio
      "+33 (0)6 12 34 56 78", "+39 06 1234 5678"],
 )
 def test_plain_numbers_take_the_fast_path(text):
-    assert _plainly_possible(text)
+    assert plainly_possible(text)
     assert phone_problem(text) is None
     assert phone_problems([text, "+44 20", ""]) == [None, parsed_phone_problem("+44 20"), parsed_phone_problem("")]
     assert phone_problems([]) == []
@@ -77,5 +77,5 @@ def test_plain_numbers_take_the_fast_path(text):
 
 @pytest.mark.parametrize("text", ["+٤٤ 20 7946 0000", "+ 44 20 7946 0000", "(+44) 20 7946 0000", "+44 20 7946 0000 ext 1"])
 def test_numbers_phonenumbers_must_read_itself_are_left_to_it(text):
-    assert not _plainly_possible(text)
+    assert not plainly_possible(text)
     assert phone_problem(text) == parsed_phone_problem(text)
