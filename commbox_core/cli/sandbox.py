@@ -10,9 +10,8 @@ from collections.abc import Iterator
 import click
 
 from commbox_core.cli.output import PROG, ConsoleCommand, run, say
-from commbox_core.sandbox.agents import DEFAULT_AGENTS, brand_key, load_agents_csv
-from commbox_core.sandbox.config import SandboxConfig
-from commbox_core.sandbox.server import SandboxServer
+
+# The sandbox (Starlette, uvicorn) is imported when the command runs, so --help stays quick.
 
 _FAULT_FLAGS = {
     "--error-rate": "share of requests answered 500",
@@ -34,16 +33,20 @@ class SandboxCommand(ConsoleCommand):
     error_prefix = "sandbox: "
 
 
-def _config(options: dict) -> SandboxConfig:
+def _config(options: dict):
     """The sandbox's settings from the flags (named as SandboxConfig's fields); --agents adds brands
     or replaces the built-in demo agents of the brands it names."""
+    from commbox_core.sandbox.agents import DEFAULT_AGENTS, brand_key, load_agents_csv
+    from commbox_core.sandbox.config import SandboxConfig
+
     agents = dict(DEFAULT_AGENTS)
     if options["agents"]:
         loaded = load_agents_csv(options["agents"])
         loaded_keys = {brand_key(brand) for brand in loaded}
         agents = {brand: records for brand, records in agents.items() if brand_key(brand) not in loaded_keys}
         agents.update(loaded)
-    fields = {name: value for name, value in options.items() if name not in ("host", "port", "agents")}
+    fields = {name: value for name, value in options.items()
+              if name not in ("host", "port", "agents") and not (name == "api_key" and value is None)}
     return SandboxConfig(agents=agents, **fields)
 
 
@@ -67,7 +70,7 @@ def _sigterm_stops() -> Iterator[None]:
 @click.command(cls=SandboxCommand)
 @click.option("--port", type=int, required=True, metavar="P", help="port to listen on (0: any free port)")
 @click.option("--host", default="127.0.0.1", metavar="ADDRESS", show_default=True, help="address to listen on")
-@click.option("--api-key", default=SandboxConfig.api_key, metavar="K", help="the bearer key clients must send")
+@click.option("--api-key", metavar="K", help="the bearer key clients must send (default: the sandbox's own)")
 @click.option("--agents", metavar="FILE.csv", help="agents: brand,username,email,phone1,firstName,lastName")
 @click.option("--latency-ms", type=float, default=0, metavar="MS", help="added to every ticket request")
 @click.option("--jitter-ms", type=float, default=0, metavar="MS", help="latency varies by up to this much")
@@ -87,6 +90,8 @@ def sandbox(**options) -> int:
     except ValueError as exc:
         say(f"sandbox: {exc}")
         return 2
+    from commbox_core.sandbox.server import SandboxServer
+
     server = SandboxServer(config, host=options["host"], port=options["port"])
     try:
         server.start()
@@ -103,7 +108,7 @@ def sandbox(**options) -> int:
     return _serve(server)
 
 
-def _serve(server: SandboxServer) -> int:
+def _serve(server) -> int:
     interrupted = False
     try:
         with _sigterm_stops():
