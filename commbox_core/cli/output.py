@@ -31,10 +31,8 @@ def say(message: str) -> None:
 class Choice(click.Choice):
     """click.Choice, worded as people know it from argparse ("invalid choice")."""
 
-    def fail(self, message: str, param=None, ctx=None):
-        if "is not one of" in message or "is not" in message:
-            message = f"invalid choice (choose from {', '.join(map(str, self.choices))})"
-        super().fail(message, param, ctx)
+    def fail(self, message: str, param=None, ctx=None):  # a Choice fails only on a value not among them
+        super().fail(f"invalid choice (choose from {', '.join(map(str, self.choices))})", param, ctx)
 
 
 class ConsoleCommand(click.Command):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from commbox_core.cli.output import EXIT_UNUSABLE, Choice, ConsoleCommand, follow, say
+from commbox_core.cli.output import EXIT_CANCELLED, EXIT_FAILED_ROWS, EXIT_UNUSABLE, Choice, ConsoleCommand, follow, say
 from commbox_core.errors import ConsoleError
 
 KINDS = Choice(["agent", "customer"])
@@ -126,7 +126,7 @@ def ticket(kind, brand, channel, one_time_use, override_user_info, use_sandbox, 
         result = console.issue_ticket(request)
     if not result.ok:
         say(f"error ({result.error_code}): {result.error}")
-        return EXIT_UNUSABLE if result.error_code is ErrorCode.UNAUTHORIZED else 1
+        return EXIT_UNUSABLE if result.error_code is ErrorCode.UNAUTHORIZED else EXIT_FAILED_ROWS
     print(result.url, flush=True)
     seconds = round((result.expires_at - datetime.now(UTC)).total_seconds())
     once = ", one use only" if request.oneTimeUse else ""
@@ -169,5 +169,5 @@ def report_outcome(out: Path, table, report) -> int:
             "and unsent rows are in errors.csv")
         return EXIT_UNUSABLE
     if report.stopped_reason is StopReason.CANCELLED:
-        return 130
-    return 0 if summary["failed"] == 0 else 1
+        return EXIT_CANCELLED
+    return 0 if summary["failed"] == 0 else EXIT_FAILED_ROWS
