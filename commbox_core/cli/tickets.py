@@ -84,6 +84,7 @@ def bulk(file, kind, brand, channel, one_time_use, override_user_info, use_sandb
          quiet, db) -> int:
     """Mint a ticket for every row of a CSV; write success.csv, errors.csv, results.xlsx, summary.json."""
     from commbox_core.fields import Kind
+    from commbox_core.outputs.files import workbook_stream
     from commbox_core.tickets.plan import RunPlan
 
     kind = Kind(kind)
@@ -94,11 +95,13 @@ def bulk(file, kind, brand, channel, one_time_use, override_user_info, use_sandb
                        row_defaults(console.settings, one_time_use, override_user_info))
         prepared = console.prepare(upload.table, kind, plan)
         make_folder(out)
-        job = console.start_run(upload.table, prepared, kind, plan, source_sha256=upload.sha256)
+        workbook = workbook_stream(upload.table, [p.row for p in prepared])  # written as rows land
+        job = console.start_run(upload.table, prepared, kind, plan, source_sha256=upload.sha256,
+                                listeners=[workbook.add])
         if db is not None:
             print(f"job {job.id}", flush=True)
         follow(job, show=sys.stderr.isatty() and not quiet)
-        return report_outcome(out, job.table, finished_report(job))
+        return report_outcome(out, job.table, finished_report(job), workbook)
 
 
 @click.command(cls=ConsoleCommand)
@@ -147,12 +150,13 @@ def finished_report(job):
     return job.report
 
 
-def report_outcome(out: Path, table, report) -> int:
-    """Write the result files, print their paths and a summary line; the exit code."""
+def report_outcome(out: Path, table, report, workbook=None) -> int:
+    """Write the result files (results.xlsx from `workbook` when the run wrote one as it went),
+    print their paths and a summary line; the exit code."""
     from commbox_core.outputs.files import write_outputs
     from commbox_core.vocabulary import StopReason
 
-    for path in write_outputs(out, table, report).values():
+    for path in write_outputs(out, table, report, workbook).values():
         print(path)
     summary = report.summary()
     codes = ", ".join(f"{code} {n}" for code, n in summary["by_error_code"].items())

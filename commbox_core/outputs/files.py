@@ -10,8 +10,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
-import xlsxwriter
 
+from commbox_core.outputs.workbook import Workbook, WorkbookStream
 from commbox_core.runs.results import RowResult, RunReport
 from commbox_core.tables.cells import OWN_EXPORT_COLUMNS
 from commbox_core.tables.read import InputTable
@@ -21,10 +21,6 @@ HEADERS_ATTR = "headers"  # frame.attrs key: the header line to write (frame col
 _FORMULA_PATTERN = r"^'*[=+\-@\t\r]"  # same rule as needs_neutralising, for whole columns
 _QUOTE_PATTERN = r'[,;\t|"\r\n]'  # every delimiter read_table may detect, so re-reading is unambiguous
 _TOKEN_PARAM = re.compile(r"([?&]ta=)[^&#\s]+")
-_XLSX_MAX_URLS = 65_530  # Excel's hyperlinks per worksheet
-_XLSX_MAX_URL_LENGTH = 2_079  # Excel's URL length (UTF-16 units)
-_XLSX_MAX_WIDTH = 60
-_LINKABLE = re.compile(r"https?://[^\x00-\x20\s]+", re.IGNORECASE)
 _CHUNK_ROWS = 10_000
 
 
@@ -36,22 +32,12 @@ _CHUNK_ROWS = 10_000
 
 def success_frame(table: InputTable, report: RunReport) -> pd.DataFrame:
     """row, the input columns, url, expires_at: one line per successful row, by row number."""
-    results = sorted(report.succeeded, key=lambda r: r.row)
-    tail = {
-        "url": [r.url or "" for r in results],
-        "expires_at": [_iso_utc(r.expires_at) for r in results],
-    }
-    return _result_frame(table, results, tail)
+    return _result_frame(table, sorted(report.succeeded, key=lambda r: r.row), ("url", "expires_at"))
 
 
 def errors_frame(table: InputTable, report: RunReport) -> pd.DataFrame:
     """row, the input columns, error_code, error: one line per failed row. Never a URL or token."""
-    results = sorted(report.failed, key=lambda r: r.row)
-    tail = {
-        "error_code": [str(r.error_code) if r.error_code is not None else "" for r in results],
-        "error": [_without_token(r) for r in results],
-    }
-    return _result_frame(table, results, tail)
+    return _result_frame(table, sorted(report.failed, key=lambda r: r.row), ("error_code", "error"))
 
 
 def to_csv_bytes(frame: pd.DataFrame) -> bytes:
@@ -69,32 +55,49 @@ def to_csv_bytes(frame: pd.DataFrame) -> bytes:
 
 
 def to_xlsx_bytes(success: pd.DataFrame, errors: pd.DataFrame) -> bytes:
-    """Sheets "Success" and "Errors": text cells, clickable links, bold frozen header, filters."""
-    output = io.BytesIO()
-    # constant_memory streams rows to a temporary file, so 100k rows do not pile up in memory.
-    workbook = xlsxwriter.Workbook(output, {"constant_memory": True, "strings_to_numbers": False,
-                                            "strings_to_formulas": False, "strings_to_urls": False})
-    bold = workbook.add_format({"bold": True})
-    link = workbook.get_default_url_format()
-    for name, frame in (("Success", success), ("Errors", errors)):
-        _write_sheet(workbook.add_worksheet(name), frame, bold, link)
-    workbook.close()
-    return output.getvalue()
+    """Sheets "Success" and "Errors" of the two result tables (see outputs.workbook)."""
+    book = Workbook(_headers(success)[1:-2])
+    for sheet, frame in ((book.success, success), (book.errors, errors)):
+        for start in range(0, len(frame), _CHUNK_ROWS):  # in slices, so 100k rows never exist as one list
+            part = frame.iloc[start : start + _CHUNK_ROWS]
+            texts = [_as_text(part.iloc[:, j]).tolist() for j in range(1, part.shape[1])]
+            for row, *cells in zip(part.iloc[:, 0].tolist(), *texts):
+                sheet.add(row, cells)
+    return book.close()
+
+
+def workbook_stream(table: InputTable, rows: list[int]) -> WorkbookStream:
+    """results.xlsx written while the run goes on; give it every result (WorkbookStream.add),
+    then pass it to write_outputs. Its cells are those of to_xlsx_bytes(success_frame, errors_frame)."""
+    carried = _carried_columns(table)
+    picked = table.frame.loc[rows, [column for column, _, _ in carried]]
+    columns = [_as_text(picked[column]).tolist() for column, _, _ in carried]
+    values = {row: [cells[i] for cells in columns] for i, row in enumerate(rows)}
+    return WorkbookStream([header for _, header, _ in carried], values, rows, _tail_cells)
+
+
+def _tail_cells(result: RowResult) -> list[str]:
+    """The last two cells of a result's line: url and expiry, or error code and message."""
+    if result.ok:
+        return [result.url or "", _iso_utc(result.expires_at)]
+    return [str(result.error_code) if result.error_code is not None else "", _without_token(result)]
 
 
 def summary_json(report: RunReport) -> bytes:
     return (json.dumps(report.summary(), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-def write_outputs(out_dir: Path, table: InputTable, report: RunReport) -> dict[str, Path]:
-    """Write success.csv, errors.csv, results.xlsx and summary.json; return their paths by name."""
+def write_outputs(out_dir: Path, table: InputTable, report: RunReport,
+                  workbook: WorkbookStream | None = None) -> dict[str, Path]:
+    """Write success.csv, errors.csv, results.xlsx and summary.json; return their paths by name.
+    With `workbook`, results.xlsx is the one it wrote while the run went on."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     success, errors = success_frame(table, report), errors_frame(table, report)
     contents = {
         "success.csv": to_csv_bytes(success),
         "errors.csv": to_csv_bytes(errors),
-        "results.xlsx": to_xlsx_bytes(success, errors),
+        "results.xlsx": workbook.finish(report.results) if workbook else to_xlsx_bytes(success, errors),
         "summary.json": summary_json(report),
     }
     paths = {}
@@ -114,8 +117,10 @@ def _write_private(path: Path, content: bytes) -> None:
     os.replace(partial, path)
 
 
-def _result_frame(table: InputTable, results: list[RowResult], tail: dict[str, list[str]]) -> pd.DataFrame:
+def _result_frame(table: InputTable, results: list[RowResult], tail_names: tuple[str, str]) -> pd.DataFrame:
     rows = [r.row for r in results]
+    tails = [_tail_cells(r) for r in results]
+    tail = {name: [cells[i] for cells in tails] for i, name in enumerate(tail_names)}
     unknown = sorted(set(rows).difference(table.frame.index))
     if unknown:
         raise ValueError(f"results for rows that are not in the input table: {unknown[:10]}")
@@ -193,41 +198,3 @@ def _without_token(result: RowResult) -> str:
     return _TOKEN_PARAM.sub(r"\1[removed]", message)
 
 
-def _write_sheet(sheet, frame: pd.DataFrame, bold, link) -> None:
-    headers = _headers(frame)
-    numeric = [pd.api.types.is_integer_dtype(dtype) or pd.api.types.is_float_dtype(dtype) for dtype in frame.dtypes]
-    sample = frame.head(500)
-    for j, header in enumerate(headers):
-        longest = max([len(header), *(len(str(v)) for v in sample.iloc[:, j].tolist())])
-        sheet.set_column(j, j, min(max(longest + 2, 8), _XLSX_MAX_WIDTH))
-    sheet.freeze_panes(1, 0)
-    sheet.autofilter(0, 0, max(len(frame), 1), max(len(headers) - 1, 0))
-    for j, header in enumerate(headers):
-        if header:
-            sheet.write_string(0, j, header, bold)
-        else:
-            sheet.write_blank(0, j, None, bold)
-    url_column = frame.columns.get_loc("url") if "url" in frame.columns else None
-    links = 0
-    for start in range(0, len(frame), _CHUNK_ROWS):  # constant_memory needs rows in order anyway
-        part = frame.iloc[start : start + _CHUNK_ROWS]
-        columns = [part.iloc[:, j].tolist() if numeric[j] else _as_text(part.iloc[:, j]).tolist() for j in range(len(headers))]
-        for i, row in enumerate(zip(*columns), start=start + 1):
-            for j, value in enumerate(row):
-                if numeric[j]:
-                    if value == value:
-                        sheet.write_number(i, j, value)
-                elif not value:
-                    continue
-                elif j == url_column and links < _XLSX_MAX_URLS and _linkable(value) and (
-                    sheet.write_url(i, j, value, link, string=value) == 0
-                ):
-                    links += 1
-                else:
-                    sheet.write_string(i, j, value)
-
-
-def _linkable(url: str) -> bool:
-    """Only plain web links within Excel's limits; xlsxwriter would otherwise warn, echoing the token."""
-    length = len(url) if url.isascii() else len(url.encode("utf-16-le")) // 2
-    return length <= _XLSX_MAX_URL_LENGTH and _LINKABLE.fullmatch(url) is not None

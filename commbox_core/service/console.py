@@ -158,14 +158,15 @@ class Console:
 
     # ---- runs ------------------------------------------------------------------------------
     def start_run(self, table: InputTable, prepared: list[PreparedRow], kind: Kind, plan: RunPlan, *,
-                  source_sha256: str = "", concurrency: int | None = None) -> Job:
+                  source_sha256: str = "", concurrency: int | None = None, listeners=()) -> Job:
         """Start a run in the background. `table` is what the rows were prepared from (the upload,
-        with the person's edits); `source_sha256` the uploaded bytes' hash, for the record."""
+        with the person's edits); `source_sha256` the uploaded bytes' hash, for the record;
+        `listeners` get every row's result as it lands (e.g. a WorkbookStream's add)."""
         settings = self.settings
         if concurrency is not None and concurrency != settings.concurrency:
             settings = settings.replace(concurrency=concurrency)
         return self.jobs.start(settings, table, prepared, kind, source_name=table.filename, started_by=self.user,
-                               source_sha256=source_sha256, plan=plan)
+                               source_sha256=source_sha256, plan=plan, listeners=listeners)
 
     def job(self, job_id: str | None) -> Job | None:
         """A run this process holds (with its links), or None."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -61,6 +62,7 @@ class Job:
     _live: dict[int, RowResult] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _outcomes: tuple | None = field(default=None, repr=False)
+    listeners: list = field(default_factory=list, repr=False)  # called with each row's result as it lands
 
     @property
     def status(self) -> RunStatus:
@@ -106,6 +108,8 @@ class Job:
     def _collect(self, result: RowResult) -> None:
         with self._lock:
             self._live[result.row] = result
+        for listener in self.listeners:
+            listener(result)
         if self.store is not None:
             self.store.record_result(self.id, result)
             request = self._requests.get(result.row)
@@ -167,14 +171,16 @@ class JobManager:
         purpose: Purpose = Purpose.RUN,
         source_sha256: str = "",
         plan: RunPlan | None = None,
+        listeners: Iterable[Callable[[RowResult], None]] = (),
     ) -> Job:
-        """Start a run. The plan, kept in the store, lets a restarted server validate edited rows again."""
+        """Start a run. The plan, kept in the store, lets a restarted server validate edited rows again;
+        each listener is called with every row's result as it lands (from the runner's threads)."""
         links = LinkBuilder(settings)
         links.check(kind)  # fail now, in the page, rather than in the background
         job = Job(
             id=uuid.uuid4().hex[:12], kind=kind, table=table, prepared=prepared, runner=None,
             settings=settings, source_name=source_name, started_by=started_by,
-            parent_id=parent_id, purpose=Purpose(purpose), plan=plan, store=self.store,
+            parent_id=parent_id, purpose=Purpose(purpose), plan=plan, store=self.store, listeners=list(listeners),
         )
         if self.store is not None:
             self.store.create_job(job_record(job, source_sha256), row_records(table, prepared))

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from commbox_core.fields import Kind
 from commbox_core.outputs import files as export
+from commbox_core.outputs import workbook
 from commbox_core.outputs.files import (
     errors_frame,
     success_frame,
@@ -238,7 +239,7 @@ def test_xlsx_has_both_sheets_text_cells_and_links(recwarn):
 
 
 def test_xlsx_falls_back_to_text_beyond_excels_link_limits(monkeypatch, recwarn):
-    monkeypatch.setattr(export, "_XLSX_MAX_URLS", 2)
+    monkeypatch.setattr(workbook, "MAX_URLS", 2)
     table = make_table("username\na\nb\nc\nd\n")
     too_long = "https://x.io/?ta=" + "t" * 3000
     results = [RowResult(1, True, url=too_long), ok(2), ok(3), ok(4)]
@@ -332,3 +333,22 @@ def test_job_outputs_asked_from_many_threads_at_once_build_once(monkeypatch):
     for thread in threads:
         thread.join(5)
     assert got == [b"csv"] * 6 and builds == [1]
+
+
+def test_the_workbook_written_during_a_run_is_the_one_written_after_it():
+    """Results arrive out of order from the workers; the streamed workbook still has every row in
+    input order, on its sheet, with the same cells and links as the one built from the tables."""
+    table = make_table("username,phone1\na,+44 20 7946 0000\nb,=1+1\nc,\nd,000123\ne,x\n")
+    results = [failed(5, ErrorCode.INVALID, "bad"), ok(3), RowResult(1, True, url=link(1)), failed(2), ok(4)]
+    report = make_report(sorted(results, key=lambda r: r.row))
+    stream = export.workbook_stream(table, [1, 2, 3, 4, 5])
+    for result in results:
+        stream.add(result)
+    streamed = open_xlsx(stream.finish(report.results))
+    batch = open_xlsx(to_xlsx_bytes(success_frame(table, report), errors_frame(table, report)))
+    for name in ("Success", "Errors"):
+        cells = [[(c.value, bool(c.hyperlink)) for c in row] for row in streamed[name].iter_rows()]
+        assert cells == [[(c.value, bool(c.hyperlink)) for c in row] for row in batch[name].iter_rows()]
+        assert streamed[name].auto_filter.ref == batch[name].auto_filter.ref and streamed[name].freeze_panes == "A2"
+    assert [row[0].value for row in streamed["Success"].iter_rows(min_row=2)] == [1, 3, 4]
+    assert streamed["Errors"]["C2"].value == "=1+1"  # a text cell, never a formula
