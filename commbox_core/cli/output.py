@@ -7,6 +7,7 @@ file, missing columns, no API URL or key, key refused, CommBox unreachable); 130
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from collections.abc import Sequence
@@ -73,6 +74,12 @@ def run(command: click.Command, argv: Sequence[str] | None, prog_name: str = PRO
     except KeyboardInterrupt:
         say("interrupted")
         return EXIT_CANCELLED
+    except Exception as exc:  # noqa: BLE001 - a bug is told in a line too; COMMBOX_DEBUG=1 shows where
+        if os.environ.get("COMMBOX_DEBUG"):
+            raise
+        say(f"error: unexpected {type(exc).__name__}, a bug in the console: run again with COMMBOX_DEBUG=1 "
+            "to see where, and report it")
+        return EXIT_UNUSABLE
     return result if isinstance(result, int) else 0
 
 

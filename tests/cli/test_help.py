@@ -41,3 +41,21 @@ def test_the_cli_starts_without_pandas_streamlit_or_the_sandbox():
             "print(sorted(m for m in ('pandas', 'streamlit', 'starlette', 'requests') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT_DIR, capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "[]", done.stderr
+
+
+def test_a_bug_is_one_line_not_a_traceback(monkeypatch, capsys):
+    from commbox_core.cli import tickets
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a secret detail from deep inside")
+
+    monkeypatch.delenv("COMMBOX_DEBUG", raising=False)
+    monkeypatch.setattr(tickets, "opened_console", broken)
+    assert main(["ticket", "--kind", "agent", "--username", "john.d"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == [
+        "error: unexpected RuntimeError, a bug in the console: run again with COMMBOX_DEBUG=1 to see where, "
+        "and report it"]
+    monkeypatch.setenv("COMMBOX_DEBUG", "1")
+    with pytest.raises(RuntimeError):
+        main(["ticket", "--kind", "agent", "--username", "john.d"])
