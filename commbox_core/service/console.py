@@ -21,7 +21,6 @@ from commbox_core.api.probe import ConnectionVerdict, connection_probe, explain_
 from commbox_core.config.settings import Settings
 from commbox_core.errors import ConsoleError
 from commbox_core.fields import Kind
-from commbox_core.outputs.downloads import JobOutputs
 from commbox_core.outputs.files import to_csv_bytes
 from commbox_core.outputs.history import history_frame, stored_outcomes, stored_runs_frame
 from commbox_core.runs.results import RowResult, RunReport
@@ -172,9 +171,6 @@ class Console:
         """A run this process holds (with its links), or None."""
         return self.jobs.get(job_id)
 
-    def live_jobs(self) -> list[Job]:
-        return self.jobs.list()
-
     def follow_ups(self, job: Job) -> list[Job]:
         return [j for j in self.jobs.list() if j.parent_id == job.id]
 
@@ -203,9 +199,6 @@ class Console:
     def reissue_lost(self, job_id: str) -> Job:
         """New tickets for the rows of a stored run that got one in a process that is gone."""
         return self.jobs.reissue_stored(job_id, self.settings, started_by=self.user)
-
-    def outputs(self, job: Job) -> JobOutputs:
-        return job.outputs
 
     def stored_report(self, job_id: str) -> tuple[InputTable, RunReport]:
         """A stored run as its table and report, without links (tokens are never stored)."""
