@@ -87,15 +87,9 @@ def follow(job, *, show: bool) -> None:
     """Wait for a run (a service Job), with a progress bar on stderr when `show`; Ctrl-C cancels
     it and waits for the requests in flight."""
     bar = _bar(show)
-    try:
-        while not job.wait(POLL_S):
-            _update(bar, job.progress())
-    except KeyboardInterrupt:
-        say("\ncancelling: waiting for requests in flight…")
-        job.cancel()
-        job.wait()
+    job.follow(lambda progress: _update(bar, progress), every=POLL_S,
+               cancelling=lambda: say("\ncancelling: waiting for requests in flight…"))
     if bar is not None:
-        _update(bar, job.progress())
         bar.close()
 
 

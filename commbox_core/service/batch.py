@@ -75,15 +75,14 @@ def issue(console, source: pd.DataFrame | str | Path, kind: Kind | str, *, brand
 
 
 def _wait(job, progress: bool) -> None:
+    """Until the run ends (Ctrl-C, or a notebook's interrupt, cancels it), with a bar if wanted."""
     if not progress:
-        job.wait()
+        job.follow(lambda _: None, every=POLL_S)
         return
     from tqdm.auto import tqdm
 
     with tqdm(total=len(job.prepared), unit="row", desc=f"run {job.id}") as bar:
-        while not job.wait(POLL_S):
-            bar.update(job.progress().done - bar.n)
-        bar.update(job.progress().done - bar.n)
+        job.follow(lambda p: bar.update(p.done - bar.n), every=POLL_S)
 
 
 __all__ = ["RunResult", "issue"]

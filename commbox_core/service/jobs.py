@@ -87,6 +87,19 @@ class Job:
             self._thread.join(timeout)
         return self.finished
 
+    def follow(self, update: Callable[[Progress], None], *, every: float = 0.2,
+               cancelling: Callable[[], None] = lambda: None) -> None:
+        """Wait for the run, calling `update` with its progress every `every` seconds and once at
+        the end. Ctrl-C cancels it (after `cancelling`) and waits for the requests in flight."""
+        try:
+            while not self.wait(every):
+                update(self.progress())
+        except KeyboardInterrupt:
+            cancelling()
+            self.cancel()
+            self.wait()
+        update(self.progress())
+
     def counts(self) -> tuple[int, int, int]:
         """(rows, succeeded, failed) so far; a resumed run counts its outcomes from before the restart."""
         total = len(self.prepared)
