@@ -107,12 +107,16 @@ class WorkbookStream:
         return self._book.close()
 
     def _write(self) -> None:
-        done: dict[int, RowResult] = {}
+        unwritten = set(self._order)
+        done: dict[int, RowResult] = {}  # finished, waiting for the rows before them
         position = 0
         while (result := self._results.get()) is not None:
-            done.setdefault(result.row, result)
+            if result.row in unwritten:  # finish() gives every row again; those written are passed over
+                done.setdefault(result.row, result)
             while position < len(self._order) and self._order[position] in done:
-                self._put(done.pop(self._order[position]))
+                row = self._order[position]
+                self._put(done.pop(row))
+                unwritten.discard(row)
                 position += 1
 
     def _put(self, result: RowResult) -> None:
