@@ -32,8 +32,7 @@ def _outcomes(job_id: str) -> None:
 
 
 def _stored_run(job_id: str) -> None:
-    record = console.stored_job(job_id)
-    rows = console.store.rows(job_id)
+    record, rows = console.stored_run(job_id)
     st.caption(f"Run **{record.id}** · {inert(record.source_name or 'no file name')} · {record.kind}s · "
                f"started by {inert(record.started_by)} · status **{record.status}**")
     to_send = sum(1 for row in rows if row.needs_sending)

@@ -29,8 +29,7 @@ def _console(ctx: click.Context, action_db: Path | None):
 
     settings = load_settings()
     console = Console.open(settings, db=action_db or ctx.obj)
-    ctx.call_on_close(console.close)
-    console.store.mark_interrupted()
+    ctx.call_on_close(console.close)  # opening it marked runs whose process is gone as interrupted
     return console
 
 
@@ -66,8 +65,8 @@ def list_jobs(ctx, limit: int, action_db) -> int:
 @click.pass_context
 def show(ctx, job_id: str, action_db) -> int:
     """One run: status, counts, what resume would send."""
-    store = _console(ctx, action_db).store
-    job, rows = store.job(job_id), store.rows(job_id)
+    console = _console(ctx, action_db)
+    job, rows = console.stored_run(job_id)
     codes: dict[str, int] = {}
     for row in rows:
         if row.outcome == "failed":

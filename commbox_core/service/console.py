@@ -29,7 +29,7 @@ from commbox_core.service.batch import RunResult, issue
 from commbox_core.service.job_records import rebuild_table, sha256_of
 from commbox_core.service.jobs import Job, JobManager
 from commbox_core.storage.audit import CLI_USER, AuditFilter, audit_frame, audit_ticket, audit_users
-from commbox_core.storage.records import StoredJob
+from commbox_core.storage.records import StoredJob, StoredRow
 from commbox_core.storage.store import JobStore, default_store_path
 from commbox_core.tables.columns import ColumnMatch, check_columns, match_columns
 from commbox_core.tables.edits import rows_of
@@ -202,7 +202,7 @@ class Console:
 
     def stored_report(self, job_id: str) -> tuple[InputTable, RunReport]:
         """A stored run as its table and report, without links (tokens are never stored)."""
-        job, rows = self._need_store().job(job_id), self._need_store().rows(job_id)
+        job, rows = self.stored_run(job_id)
         report = RunReport(
             kind=Kind(job.kind), results=[row.result() for row in rows], started_at=job.created_at,
             finished_at=job.finished_at or datetime.now(UTC), requests_sent=sum(row.attempts for row in rows),
@@ -217,6 +217,12 @@ class Console:
             return None
         found = self.store.jobs(1, job_id)
         return found[0] if found else None
+
+    def stored_run(self, job_id: str) -> tuple[StoredJob, list[StoredRow]]:
+        """A stored run and its rows (values as given, outcomes, fingerprints: never a token).
+        Raises ConsoleError naming the store when it has no such run."""
+        store = self._need_store()
+        return store.job(job_id), store.rows(job_id)
 
     def history(self, limit: int = 200) -> list[StoredJob]:
         return self.store.jobs(limit) if self.store is not None else []
@@ -234,8 +240,8 @@ class Console:
         job = self.jobs.get(job_id)
         if job is not None:
             return job.outcome_file()
-        record = self._need_store().job(job_id)
-        frame = stored_outcomes(self._need_store().rows(job_id), record.kind)
+        record, rows = self.stored_run(job_id)
+        frame = stored_outcomes(rows, record.kind)
         return frame, to_csv_bytes(frame)
 
     def audit(self, wanted: AuditFilter = AuditFilter(), limit: int = 10_000) -> pd.DataFrame:
