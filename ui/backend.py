@@ -18,7 +18,7 @@ from commbox_core.errors import ConfigError
 from commbox_core.sandbox import SandboxServer
 from commbox_core.service.backends import on_sandbox, start_sandbox
 from commbox_core.service.console import Console
-from commbox_core.service.jobs import JobManager
+from commbox_core.service.manager import JobManager
 from ui.gate import current_user
 
 SESSION_OVERRIDES = "settings_overrides"  # st.session_state key: this session's setting changes

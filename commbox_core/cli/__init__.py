@@ -17,6 +17,8 @@ COMMANDS = {  # name -> (module, attribute), in the order --help lists them
     "bulk": ("commbox_core.cli.tickets", "bulk"),
     "ticket": ("commbox_core.cli.tickets", "ticket"),
     "jobs": ("commbox_core.cli.jobs", "jobs"),
+    "invites": ("commbox_core.cli.invites", "invites"),
+    "redeem": ("commbox_core.cli.redeem", "redeem"),
     "sandbox": ("commbox_core.cli.sandbox", "sandbox"),
     "bench": ("commbox_core.cli.bench", "bench"),
     "hash-password": ("commbox_core.cli.passwords", "hash_password"),

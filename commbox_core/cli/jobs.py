@@ -18,12 +18,12 @@ from commbox_core.errors import ConsoleError
 DB_HELP = "job store file (default: <COMMBOX_DATA_DIR>/console.sqlite3)"
 
 
-def _db_option(command):
+def db_option(command):
     """--db is taken after the action too (`jobs list --db X`); one given before it still counts."""
     return click.option("--db", "action_db", type=click.Path(path_type=Path), help=DB_HELP)(command)
 
 
-def _console(ctx: click.Context, action_db: Path | None):
+def console_for(ctx: click.Context, action_db: Path | None):
     from commbox_core.config.settings import load_settings
     from commbox_core.service.console import Console
 
@@ -43,11 +43,11 @@ def jobs(ctx: click.Context, db: Path | None) -> None:
 
 @jobs.command("list", cls=ConsoleCommand)
 @click.option("--limit", type=int, default=50, show_default=True)
-@_db_option
+@db_option
 @click.pass_context
 def list_jobs(ctx, limit: int, action_db) -> int:
     """The newest runs, newest first."""
-    stored = _console(ctx, action_db).history(limit)
+    stored = console_for(ctx, action_db).history(limit)
     if not stored:
         print("no jobs")
         return 0
@@ -61,11 +61,11 @@ def list_jobs(ctx, limit: int, action_db) -> int:
 
 @jobs.command(cls=ConsoleCommand)
 @click.argument("job_id", metavar="JOB")
-@_db_option
+@db_option
 @click.pass_context
 def show(ctx, job_id: str, action_db) -> int:
     """One run: status, counts, what resume would send."""
-    console = _console(ctx, action_db)
+    console = console_for(ctx, action_db)
     job, rows = console.stored_run(job_id)
     codes: dict[str, int] = {}
     for row in rows:
@@ -95,11 +95,11 @@ def _out_option(command):
 @jobs.command(cls=ConsoleCommand)
 @click.argument("job_id", metavar="JOB")
 @_out_option
-@_db_option
+@db_option
 @click.pass_context
 def export(ctx, job_id: str, out: Path, action_db) -> int:
     """Write the result files from the store (no links: tokens are never stored)."""
-    table, report = _console(ctx, action_db).stored_report(job_id)
+    table, report = console_for(ctx, action_db).stored_report(job_id)
     make_folder(out)
     return report_outcome(out, table, report)
 
@@ -109,10 +109,10 @@ def _send_again(name: str, text: str):
     @click.argument("job_id", metavar="JOB")
     @_out_option
     @click.option("--quiet", is_flag=True, help="no progress bar")
-    @_db_option
+    @db_option
     @click.pass_context
     def send(ctx, job_id: str, out: Path, quiet: bool, action_db) -> int:
-        console = _console(ctx, action_db)
+        console = console_for(ctx, action_db)
         if not console.settings.is_live:
             raise ConsoleError("no CommBox API key: set COMMBOX_API_URL and COMMBOX_API_KEY (environment or .env) "
                                "for the tenant the run was sent to")

@@ -32,18 +32,43 @@ def run_options(command):
     return command
 
 
+def invitation_options(command):
+    """The options that turn tickets into invitation links (`bulk` and `ticket`)."""
+    for option in reversed([
+        click.option("--invitations", "--invitation", "invitations", is_flag=True,
+                     help="issue invitation links, minted into a ticket when clicked (kept in the job store)"),
+        click.option("--valid-for", default="7d", show_default=True, help="how long invitations wait: 90m, 72h, 7d, ..."),
+        click.option("--reusable", is_flag=True, help="invitations work until they expire, not once"),
+        click.option("--confirm-email", is_flag=True, help="agents confirm their e-mail on record before the ticket"),
+    ]):
+        command = option(command)
+    return command
+
+
+def invitation_choice(invitations: bool, valid_for: str, reusable: bool, confirm_email: bool):
+    """InvitationOptions from the flags, or None for tickets."""
+    if not invitations:
+        if reusable or confirm_email:
+            raise ConsoleError("--reusable and --confirm-email apply to invitations: add --invitations")
+        return None
+    from commbox_core.invitations.options import InvitationOptions, parse_validity
+
+    return InvitationOptions(parse_validity(valid_for), single_use=not reusable, confirm_email=confirm_email)
+
+
 @contextlib.contextmanager
 def opened_console(*, brand, channel, use_sandbox: bool, db: Path | None, concurrency=None,
-                   rate_limit=None) -> Iterator:
+                   rate_limit=None, store: bool = False) -> Iterator:
     """The application service for one command: settings with the flags applied, on the tenant
-    configured or on an in-process sandbox, with the job store when --db is given."""
+    configured or on an in-process sandbox, with the job store when --db is given (or `store`:
+    then the default one)."""
     from commbox_core.config.settings import load_settings
     from commbox_core.service.console import Console
 
     settings = load_settings(overrides={"brand": brand, "channel_id": channel, "concurrency": concurrency,
                                         "rate_limit": rate_limit})
-    with _backend(settings, use_sandbox) as settings:
-        console = Console.open(settings, db=db, use_store=db is not None)
+    with chosen_backend(settings, use_sandbox) as settings:
+        console = Console.open(settings, db=db, use_store=db is not None or store)
         try:
             yield console
         finally:
@@ -51,7 +76,8 @@ def opened_console(*, brand, channel, use_sandbox: bool, db: Path | None, concur
 
 
 @contextlib.contextmanager
-def _backend(settings, use_sandbox: bool):
+def chosen_backend(settings, use_sandbox: bool):
+    """The settings as given (they must hold an API key), or pointed at an in-process sandbox."""
     if not use_sandbox:
         if not settings.is_live:
             raise ConsoleError(NO_KEY)
@@ -80,25 +106,29 @@ def row_defaults(settings, one_time_use: bool, override_user_info: bool):
 @click.option("--quiet", is_flag=True, help="no progress bar")
 @click.option("--db", type=click.Path(path_type=Path),
               help="job store (SQLite file): record the run so it can be resumed; prints 'job <id>' first")
+@invitation_options
 def bulk(file, kind, brand, channel, one_time_use, override_user_info, use_sandbox, out, concurrency, rate_limit,
-         quiet, db) -> int:
-    """Mint a ticket for every row of a CSV; write success.csv, errors.csv, results.xlsx, summary.json."""
+         quiet, db, invitations, valid_for, reusable, confirm_email) -> int:
+    """Mint a ticket (or, with --invitations, an invitation link) for every row of a CSV; write
+    success.csv, errors.csv, results.xlsx, summary.json."""
     from commbox_core.fields import Kind
     from commbox_core.outputs.files import workbook_stream
     from commbox_core.tickets.plan import RunPlan
 
     kind = Kind(kind)
+    options = invitation_choice(invitations, valid_for, reusable, confirm_email)
     with opened_console(brand=brand, channel=channel, use_sandbox=use_sandbox, db=db, concurrency=concurrency,
-                        rate_limit=rate_limit) as console:
+                        rate_limit=rate_limit, store=options is not None) as console:
         upload = console.read_file(file)
         plan = RunPlan(console.match_columns(upload.table, kind).mapping,
                        row_defaults(console.settings, one_time_use, override_user_info))
         prepared = console.prepare(upload.table, kind, plan)
         make_folder(out)
-        workbook = workbook_stream(upload.table, [p.row for p in prepared])  # written as rows land
+        # Tickets: results.xlsx is written as rows land. Invitations take a moment: it waits.
+        workbook = workbook_stream(upload.table, [p.row for p in prepared]) if options is None else None
         job = console.start_run(upload.table, prepared, kind, plan, source_sha256=upload.sha256,
-                                listeners=[workbook.add])
-        if db is not None:
+                                listeners=[workbook.add] if workbook else [], invitations=options)
+        if db is not None or options is not None:
             print(f"job {job.id}", flush=True)
         follow(job, show=sys.stderr.isatty() and not quiet)
         return report_outcome(out, job.table, finished_report(job), workbook)
@@ -114,18 +144,28 @@ def bulk(file, kind, brand, channel, one_time_use, override_user_info, use_sandb
 @click.option("--last-name", "lastName")
 @click.option("--remark")
 @click.option("--db", type=click.Path(path_type=Path), help="job store (SQLite file) whose audit log records the ticket")
-def ticket(kind, brand, channel, one_time_use, override_user_info, use_sandbox, db, **values) -> int:
-    """Mint one ticket and print its URL (its expiry goes to stderr)."""
+@invitation_options
+def ticket(kind, brand, channel, one_time_use, override_user_info, use_sandbox, db, invitations, valid_for, reusable,
+           confirm_email, **values) -> int:
+    """Mint one ticket (or, with --invitation, an invitation link) and print its URL (its expiry
+    goes to stderr)."""
     from commbox_core.fields import Kind
     from commbox_core.tickets.request import build_request, describe_problems
     from commbox_core.vocabulary import ErrorCode
 
     kind = Kind(kind)
-    with opened_console(brand=brand, channel=channel, use_sandbox=use_sandbox, db=db) as console:
+    options = invitation_choice(invitations, valid_for, reusable, confirm_email)
+    with opened_console(brand=brand, channel=channel, use_sandbox=use_sandbox, db=db,
+                        store=options is not None) as console:
         request, problems = build_request(values, kind, row_defaults(console.settings, one_time_use,
                                                                      override_user_info))
         if request is None:
             raise ConsoleError(describe_problems(problems))
+        if options is not None:
+            result = console.invitations.issue_one(request, options)
+            print(result.url, flush=True)
+            say(f"invitation {result.invitation_id}, valid until {result.expires_at.isoformat(timespec='seconds')}")
+            return 0
         result = console.issue_ticket(request)
     if not result.ok:
         say(f"error ({result.error_code}): {result.error}")

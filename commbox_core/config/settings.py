@@ -47,6 +47,8 @@ ENV_NAMES = {
     "max_rows": "COMMBOX_MAX_ROWS",
     "data_dir": "COMMBOX_DATA_DIR",
     "retention_days": "COMMBOX_RETENTION_DAYS",
+    # Invitation links (commbox_core/invitations): the address their recipients reach.
+    "public_url": "COMMBOX_PUBLIC_URL",
     # The dashboard's access gate (see ui/gate.py and the README's "Securing the dashboard").
     "admin_password_hash": "COMMBOX_ADMIN_PASSWORD_HASH",
     "allowed_emails": "COMMBOX_ALLOWED_EMAILS",
@@ -54,7 +56,7 @@ ENV_NAMES = {
     "allow_open_dashboard": "COMMBOX_ALLOW_OPEN_DASHBOARD",
 }
 SECRET_FIELDS = frozenset({"api_key", "admin_password_hash"})
-URL_FIELDS = ("api_url", "login_url", "chat_url")
+URL_FIELDS = ("api_url", "login_url", "chat_url", "public_url")
 
 
 class Settings(BaseModel):
@@ -82,6 +84,9 @@ class Settings(BaseModel):
     data_dir: Path = Field(Path("data"), description="Folder for the job store and local data")
     retention_days: int = Field(
         90, ge=1, le=36500, description="Days the job store keeps runs and audit entries (applied at start-up)"
+    )
+    public_url: str | None = Field(
+        None, description="Address where invitation links are redeemed (the redeem app, or the dashboard's own)"
     )
     admin_password_hash: SecretStr | None = Field(
         None, description="Shared admin password as scrypt$n$r$p$salt$hash (python -m commbox_core hash-password)"

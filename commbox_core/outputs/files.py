@@ -31,8 +31,11 @@ _CHUNK_ROWS = 10_000
 
 
 def success_frame(table: InputTable, report: RunReport) -> pd.DataFrame:
-    """row, the input columns, url, expires_at: one line per successful row, by row number."""
-    return _result_frame(table, sorted(report.succeeded, key=lambda r: r.row), ("url", "expires_at"))
+    """row, the input columns, url, expires_at (and invitation_id for invitation links): one line
+    per successful row, by row number."""
+    succeeded = sorted(report.succeeded, key=lambda r: r.row)
+    invitations = any(r.invitation_id for r in succeeded)
+    return _result_frame(table, succeeded, ("url", "expires_at", "invitation_id") if invitations else ("url", "expires_at"))
 
 
 def errors_frame(table: InputTable, report: RunReport) -> pd.DataFrame:
@@ -56,7 +59,8 @@ def to_csv_bytes(frame: pd.DataFrame) -> bytes:
 
 def to_xlsx_bytes(success: pd.DataFrame, errors: pd.DataFrame) -> bytes:
     """Sheets "Success" and "Errors" of the two result tables (see outputs.workbook)."""
-    book = Workbook(_headers(success)[1:-2])
+    carried = _headers(errors)[1:-2]
+    book = Workbook(carried, success_tail=_headers(success)[1 + len(carried):])
     for sheet, frame in ((book.success, success), (book.errors, errors)):
         for start in range(0, len(frame), _CHUNK_ROWS):  # in slices, so 100k rows never exist as one list
             part = frame.iloc[start : start + _CHUNK_ROWS]
@@ -77,9 +81,11 @@ def workbook_stream(table: InputTable, rows: list[int]) -> WorkbookStream:
 
 
 def _tail_cells(result: RowResult) -> list[str]:
-    """The last two cells of a result's line: url and expiry, or error code and message."""
+    """The last cells of a result's line: url and expiry (and an invitation's id), or error code
+    and message."""
     if result.ok:
-        return [result.url or "", _iso_utc(result.expires_at)]
+        cells = [result.url or "", _iso_utc(result.expires_at)]
+        return [*cells, result.invitation_id] if result.invitation_id else cells
     return [str(result.error_code) if result.error_code is not None else "", _without_token(result)]
 
 
@@ -103,11 +109,11 @@ def write_outputs(out_dir: Path, table: InputTable, report: RunReport,
     paths = {}
     for name, content in contents.items():
         paths[name] = out_dir / name
-        _write_private(paths[name], content)
+        write_private(paths[name], content)
     return paths
 
 
-def _write_private(path: Path, content: bytes) -> None:
+def write_private(path: Path, content: bytes) -> None:
     """Owner-only (the files hold live links), and atomic: a reader never sees half a file."""
     partial = path.with_name(f".{path.name}.partial")
     partial.unlink(missing_ok=True)  # a leftover could carry wider permissions
@@ -117,7 +123,7 @@ def _write_private(path: Path, content: bytes) -> None:
     os.replace(partial, path)
 
 
-def _result_frame(table: InputTable, results: list[RowResult], tail_names: tuple[str, str]) -> pd.DataFrame:
+def _result_frame(table: InputTable, results: list[RowResult], tail_names: tuple[str, ...]) -> pd.DataFrame:
     rows = [r.row for r in results]
     tails = [_tail_cells(r) for r in results]
     tail = {name: [cells[i] for cells in tails] for i, name in enumerate(tail_names)}

@@ -67,12 +67,12 @@ class SheetWriter:
 class Workbook:
     """The two sheets of results.xlsx over one in-memory file."""
 
-    def __init__(self, carried_headers: Sequence[str]):
+    def __init__(self, carried_headers: Sequence[str], success_tail: Sequence[str] = ("url", "expires_at")):
         self._output = io.BytesIO()
         self._book = xlsxwriter.Workbook(self._output, _OPTIONS)
         formats = (self._book.add_format({"bold": True}), self._book.get_default_url_format())
         first = ["row", *carried_headers]
-        self.success = SheetWriter(self._book.add_worksheet("Success"), [*first, "url", "expires_at"], formats,
+        self.success = SheetWriter(self._book.add_worksheet("Success"), [*first, *success_tail], formats,
                                    url_column=len(first))
         self.errors = SheetWriter(self._book.add_worksheet("Errors"), [*first, "error_code", "error"], formats)
 

@@ -32,6 +32,7 @@ class RowResult:
     attempts: int = 0
     http_status: int | None = None
     token_fingerprint: str | None = None
+    invitation_id: str | None = None  # an invitation's public id (its link is in `url`)
 
     @property
     def retryable(self) -> bool:

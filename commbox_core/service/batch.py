@@ -54,8 +54,9 @@ class RunResult:
 
 def issue(console, source: pd.DataFrame | str | Path, kind: Kind | str, *, brand: str | None = None,
           channel: str | None = None, one_time_use: bool = False, override_user_info: bool = False,
-          progress: bool = True) -> RunResult:
-    """Issue a ticket for every row of `source` (a DataFrame, or the path of a CSV file) and wait."""
+          progress: bool = True, invitations=None) -> RunResult:
+    """Issue a ticket for every row of `source` (a DataFrame, or the path of a CSV file) and wait.
+    With `invitations` (an InvitationOptions), each row gets an invitation link instead."""
     kind = Kind(kind)
     if isinstance(source, pd.DataFrame):
         table = table_from_frame(source, max_rows=console.settings.max_rows)
@@ -67,7 +68,7 @@ def issue(console, source: pd.DataFrame | str | Path, kind: Kind | str, *, brand
                            one_time_use=one_time_use, override_user_info=override_user_info)
     plan = RunPlan(console.match_columns(table, kind).mapping, defaults)
     prepared = console.prepare(table, kind, plan)
-    job = console.start_run(table, prepared, kind, plan, source_sha256=upload_hash)
+    job = console.start_run(table, prepared, kind, plan, source_sha256=upload_hash, invitations=invitations)
     _wait(job, progress)
     if job.report is None:
         raise ConsoleError(job.error or "the run stopped unexpectedly")

@@ -25,9 +25,13 @@ from commbox_core.outputs.files import to_csv_bytes
 from commbox_core.outputs.history import history_frame, stored_outcomes, stored_runs_frame
 from commbox_core.runs.results import RowResult, RunReport
 from commbox_core.runs.runner import issue_ticket
+from commbox_core.invitations.options import InvitationOptions
 from commbox_core.service.batch import RunResult, issue
+from commbox_core.service.invites import Invitations
 from commbox_core.service.job_records import rebuild_table, sha256_of
-from commbox_core.service.jobs import Job, JobManager
+from commbox_core.service.jobs import Job
+from commbox_core.service.manager import JobManager
+from commbox_core.storage import invitations as stored_invitations
 from commbox_core.storage.audit import CLI_USER, AuditFilter, audit_frame, audit_ticket, audit_users
 from commbox_core.storage.records import StoredJob, StoredRow
 from commbox_core.storage.store import JobStore, default_store_path
@@ -74,6 +78,11 @@ class Console:
     @property
     def store(self) -> JobStore | None:
         return self.jobs.store
+
+    @property
+    def invitations(self) -> Invitations:
+        """Issue one, list, revoke, re-send (see service/invites.py)."""
+        return Invitations(self)
 
     @classmethod
     def sandbox(cls, *, db: Path | str | None = None, user: str = "notebook") -> Console:
@@ -157,15 +166,18 @@ class Console:
 
     # ---- runs ------------------------------------------------------------------------------
     def start_run(self, table: InputTable, prepared: list[PreparedRow], kind: Kind, plan: RunPlan, *,
-                  source_sha256: str = "", concurrency: int | None = None, listeners=()) -> Job:
+                  source_sha256: str = "", concurrency: int | None = None, listeners=(),
+                  invitations: InvitationOptions | None = None) -> Job:
         """Start a run in the background. `table` is what the rows were prepared from (the upload,
         with the person's edits); `source_sha256` the uploaded bytes' hash, for the record;
-        `listeners` get every row's result as it lands (e.g. a WorkbookStream's add)."""
+        `listeners` get every row's result as it lands (e.g. a WorkbookStream's add). With
+        `invitations`, every valid row gets an invitation link (minted into a ticket at its click)."""
         settings = self.settings
         if concurrency is not None and concurrency != settings.concurrency:
             settings = settings.replace(concurrency=concurrency)
         return self.jobs.start(settings, table, prepared, kind, source_name=table.filename, started_by=self.user,
-                               source_sha256=source_sha256, plan=plan, listeners=listeners)
+                               source_sha256=source_sha256, plan=plan, listeners=listeners,
+                               invitations=invitations)
 
     def job(self, job_id: str | None) -> Job | None:
         """A run this process holds (with its links), or None."""
@@ -251,8 +263,10 @@ class Console:
         return audit_users(self._need_store())
 
     def purge(self, job_id: str) -> None:
-        """Forget a run's personal data (row values); outcomes and counts stay."""
+        """Forget a run's personal data (row values, its invitations' people: those still pending
+        stop working); outcomes and counts stay."""
         self._need_store().purge_pii(job_id)
+        stored_invitations.purge_job(self._need_store(), job_id)
 
     def _need_store(self) -> JobStore:
         if self.store is None:

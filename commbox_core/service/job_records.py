@@ -23,7 +23,8 @@ def job_record(job, source_sha256: str = "") -> dict:
         "tenant_host": settings.api_host, "kind": str(job.kind), "purpose": job.purpose, "parent_id": job.parent_id,
         "source_name": job.source_name, "source_sha256": source_sha256,
         "options": {"concurrency": settings.concurrency, "rate_limit": settings.rate_limit,
-                    "sandbox": settings.sandbox},
+                    "sandbox": settings.sandbox,
+                    "invitations": job.invitations.record() if job.invitations else None},
         "plan": job.plan.record() if job.plan else None, "headers": list(job.table.headers), "columns": list(job.table.columns),
         "status": RunStatus.QUEUED, "total": len(job.prepared),
     }

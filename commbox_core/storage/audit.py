@@ -1,7 +1,9 @@
-"""The audit log: one entry per ticket request answered, single or bulk, in the job store.
+"""The audit log, in the job store: one entry per ticket request answered (single, bulk, or at an
+invitation's click), per invitation issued, and per revocation.
 
-An entry says who asked (the dashboard user, or "cli"), for whom, on which tenant, and how it
-ended; it keeps the token's fingerprint, never the token.
+An entry says who asked (the dashboard user, "cli", or for a click the client's address and
+browser), for whom, on which tenant, and how it ended; it keeps the token's fingerprint, never
+the token, and an invitation's public id, never its link.
 """
 
 from __future__ import annotations
@@ -18,7 +20,52 @@ from commbox_core.vocabulary import ErrorCode
 
 CLI_USER = "cli"
 COLUMNS = ["at", "user", "tenant_host", "kind", "brand", "subject", "one_time_use", "outcome", "error_code",
-           "fingerprint", "job_id"]
+           "fingerprint", "job_id", "action", "invitation_id", "client", "user_agent"]
+MAX_USER_AGENT = 300
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One line of the log; `action` is ticket (asked CommBox for one), invite, redeem or revoke."""
+
+    user: str
+    tenant_host: str
+    kind: str
+    outcome: str
+    action: str = "ticket"
+    brand: str = ""
+    subject: str = ""
+    one_time_use: bool = False
+    error_code: str | None = None
+    fingerprint: str | None = None
+    job_id: str | None = None
+    invitation_id: str | None = None
+    client: str | None = None
+    user_agent: str | None = None
+
+    def values(self) -> tuple:
+        agent = self.user_agent[:MAX_USER_AGENT] if self.user_agent else None
+        return (now_iso(), self.user, self.tenant_host, self.kind, self.brand, self.subject, int(self.one_time_use),
+                self.outcome, self.error_code, self.fingerprint, self.job_id, self.action, self.invitation_id,
+                self.client, agent)
+
+
+_INSERT = f"INSERT INTO audit ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+
+
+def audit(store: JobStore | None, entries: list[AuditEntry], *, now: bool = False) -> None:
+    """Log entries through the store's writer (within a fraction of a second), or at once."""
+    if store is None or not entries:
+        return
+    rows = [entry.values() for entry in entries]
+
+    def write(conn) -> None:
+        conn.executemany(_INSERT, rows)
+
+    if now:
+        store.transaction(write)
+    else:
+        store.submit(write)
 
 
 def audit_ticket(store: JobStore | None, user: str, tenant_host: str, request: TicketRequest, result: RowResult,
@@ -26,13 +73,11 @@ def audit_ticket(store: JobStore | None, user: str, tenant_host: str, request: T
     """Log one answered request (rows refused locally or never sent are not tickets asked for)."""
     if store is None or result.error_code in (ErrorCode.INVALID, ErrorCode.NOT_ATTEMPTED):
         return
-    values = (
-        now_iso(), user, tenant_host, str(request.kind), request.brand, request.subject, int(request.oneTimeUse),
-        "ok" if result.ok else "failed", str(result.error_code) if result.error_code else None,
-        result.token_fingerprint, job_id,
-    )
-    store.submit(lambda conn: conn.execute(
-        f"INSERT INTO audit ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})", values))
+    audit(store, [AuditEntry(
+        user, tenant_host, str(request.kind), "ok" if result.ok else "failed", brand=request.brand,
+        subject=request.subject, one_time_use=request.oneTimeUse,
+        error_code=str(result.error_code) if result.error_code else None, fingerprint=result.token_fingerprint,
+        job_id=job_id)])
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,39 @@ MIGRATIONS: list[str] = [
         counted_unanswered = (SELECT count(*) FROM job_rows r WHERE r.job_id = jobs.id AND r.outcome IS NULL)
         WHERE status NOT IN ('queued', 'running');
     """,
+    # 3: invitation links (a hash of each token, never the token) and what the audit log says
+    # of them: the action, the invitation, and for a redemption the client's address and browser.
+    """
+    CREATE TABLE invitations (
+        id TEXT PRIMARY KEY,                 -- public id: not a credential (files, audit, commands)
+        token_hash TEXT NOT NULL UNIQUE,     -- sha256 of the token
+        job_id TEXT REFERENCES jobs (id) ON DELETE CASCADE,
+        row INTEGER,
+        kind TEXT NOT NULL,
+        request TEXT,                        -- the validated request it is bound to (JSON); NULL once purged
+        greeting TEXT NOT NULL DEFAULT '',   -- who the confirmation page names ("Dana K.")
+        confirm_email INTEGER NOT NULL DEFAULT 0,
+        single_use INTEGER NOT NULL DEFAULT 1,
+        valid_for_s INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending',  -- pending/claimed/redeemed/revoked (expired: by expires_at)
+        claimed_at TEXT,
+        redeemed_at TEXT,
+        redemptions INTEGER NOT NULL DEFAULT 0,
+        failures INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        revoked_at TEXT,
+        revoked_by TEXT,
+        replaced_by TEXT
+    );
+    CREATE INDEX invitations_job ON invitations (job_id, row);
+    ALTER TABLE audit ADD COLUMN action TEXT NOT NULL DEFAULT 'ticket';
+    ALTER TABLE audit ADD COLUMN invitation_id TEXT;
+    ALTER TABLE audit ADD COLUMN client TEXT;
+    ALTER TABLE audit ADD COLUMN user_agent TEXT;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

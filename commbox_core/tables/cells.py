@@ -4,7 +4,7 @@ and loses it again on the way in. A leaf both the reading and the writing side i
 from __future__ import annotations
 
 # The columns our exports add; on re-upload they are never mistaken for input fields.
-OWN_EXPORT_COLUMNS = ("row", "error_code", "error", "url", "expires_at")
+OWN_EXPORT_COLUMNS = ("row", "error_code", "error", "url", "expires_at", "invitation_id")
 
 
 _FORMULA_STARTS = frozenset("=+-@\t\r")

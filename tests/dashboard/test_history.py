@@ -11,7 +11,7 @@ import requests
 
 from commbox_core.config.settings import load_settings
 from commbox_core.fields import Kind
-from commbox_core.service.jobs import JobManager
+from commbox_core.service.manager import JobManager
 from commbox_core.storage.store import JobStore
 from commbox_core.tables.columns import match_columns
 from commbox_core.tables.read import read_table

@@ -14,7 +14,7 @@ import pytest
 
 from commbox_core.errors import ConsoleError
 from commbox_core.fields import Kind
-from commbox_core.service.jobs import JobManager
+from commbox_core.service.manager import JobManager
 from commbox_core.storage.audit import AuditFilter, audit_frame
 from commbox_core.storage.schema import MIGRATIONS, SCHEMA_VERSION, statements
 from commbox_core.storage.store import JobStore

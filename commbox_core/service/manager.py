@@ -1,0 +1,202 @@
+"""JobManager: starts runs (of tickets, or of invitation links) in background threads, resumes
+stored ones, starts their follow-ups, and finds them again by id. One per process (the dashboard
+keeps it in st.cache_resource).
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+
+from commbox_core.api.client import CommBoxClient
+from commbox_core.config.settings import Settings
+from commbox_core.errors import ConsoleError
+from commbox_core.fields import Kind
+from commbox_core.invitations.issue import InvitationIssuer, check_can_issue
+from commbox_core.invitations.options import InvitationOptions
+from commbox_core.runs.results import RowResult
+from commbox_core.runs.runner import BulkRunner
+from commbox_core.service.job_records import job_record, rebuild_prepared, rebuild_table, row_records
+from commbox_core.service.jobs import Job
+from commbox_core.storage.store import JobStore
+from commbox_core.tables.read import InputTable
+from commbox_core.tickets.links import LinkBuilder
+from commbox_core.tickets.plan import RunPlan
+from commbox_core.tickets.prepare import PreparedRow
+from commbox_core.vocabulary import Purpose, RunStatus
+
+MAX_JOBS_KEPT = 50  # finished jobs kept in memory, newest first
+
+
+class JobManager:
+    """Starts runs in background threads and finds them again by id."""
+
+    def __init__(self, store: JobStore | None = None):
+        """With a store, every job and row outcome is written as it lands, and runs left
+        running by a process that is gone are marked interrupted now."""
+        self._jobs: dict[str, Job] = {}
+        self._lock = threading.Lock()
+        self.store = store
+        if store is not None:
+            store.mark_interrupted()
+
+    def get(self, job_id: str | None) -> Job | None:
+        with self._lock:
+            return self._jobs.get(job_id or "")
+
+    def list(self) -> list[Job]:
+        with self._lock:
+            return sorted(self._jobs.values(), key=lambda j: j.created_at, reverse=True)
+
+    def start(
+        self,
+        settings: Settings,
+        table,
+        prepared: list[PreparedRow],
+        kind: Kind,
+        *,
+        source_name: str = "",
+        started_by: str = "",
+        parent_id: str | None = None,
+        purpose: Purpose = Purpose.RUN,
+        source_sha256: str = "",
+        plan: RunPlan | None = None,
+        listeners: Iterable[Callable[[RowResult], None]] = (),
+        invitations: InvitationOptions | None = None,
+    ) -> Job:
+        """Start a run. The plan, kept in the store, lets a restarted server validate edited rows again;
+        each listener is called with every row's result as it lands (from the runner's threads).
+        With `invitations`, each valid row gets an invitation link instead of a ticket."""
+        self._check_can_run(settings, kind, invitations)
+        job = Job(
+            id=uuid.uuid4().hex[:12], kind=kind, table=table, prepared=prepared, runner=None,
+            settings=settings, source_name=source_name, started_by=started_by,
+            parent_id=parent_id, purpose=Purpose(purpose), plan=plan, store=self.store, listeners=list(listeners),
+            invitations=invitations,
+        )
+        if self.store is not None:
+            self.store.create_job(job_record(job, source_sha256), row_records(table, prepared))
+        return self._launch(job)
+
+    def resume(self, job_id: str, settings: Settings, *, started_by: str = "") -> Job:
+        """Go on with a stored job that did not finish: send only the rows never answered or
+        whose error may change on retry. Rows that got a ticket are never sent again."""
+        if self.store is None:
+            raise ConsoleError("resuming needs the job store")
+        stored = self.store.job(job_id)
+        rows = self.store.rows(job_id)
+        to_send = {row.row for row in rows if row.needs_sending}
+        if not to_send:
+            raise ConsoleError(f"job {job_id} has no rows left to send")
+        if not settings.sandbox and settings.api_host != stored.tenant_host:  # a sandbox's port may change
+            raise ConsoleError(f"job {job_id} ran against {stored.tenant_host}, not {settings.api_host}")
+        prepared = rebuild_prepared(stored, rows)
+        invitations = InvitationOptions.from_record(stored.options.get("invitations"))
+        self._check_can_run(settings, Kind(stored.kind), invitations)
+        if not self.store.claim(job_id):
+            raise ConsoleError(f"job {job_id} is still running (in process {stored.owner_pid} on {stored.owner_host})")
+        job = Job(
+            id=job_id, kind=Kind(stored.kind), table=rebuild_table(stored, rows), prepared=prepared, runner=None,
+            settings=settings, source_name=stored.source_name, started_by=started_by or stored.started_by,
+            parent_id=stored.parent_id, purpose=stored.purpose, plan=RunPlan.from_record(stored.plan),
+            created_at=stored.created_at, store=self.store, invitations=invitations,
+            to_send=[p for p in prepared if p.row in to_send],
+            earlier={row.row: row.result() for row in rows if row.row not in to_send},
+        )
+        return self._launch(job)
+
+    def _check_can_run(self, settings: Settings, kind: Kind, invitations: InvitationOptions | None) -> None:
+        """Fail now, in the page or the command, rather than in the background."""
+        LinkBuilder(settings).check(kind)  # invitations end in these links too, at the click
+        if invitations is not None:
+            check_can_issue(settings.public_url, self.store)
+
+    def _launch(self, job: Job) -> Job:
+        settings = job.settings
+        client = CommBoxClient.from_settings(settings)
+        if job.invitations is not None:
+            job.runner = InvitationIssuer(self.store, settings.public_url, job.invitations, job_id=job.id,
+                                          created_by=job.started_by or "cli")
+        else:
+            job.runner = BulkRunner(client, LinkBuilder(settings), concurrency=settings.concurrency,
+                                    rate_limit=settings.rate_limit)
+        job.runner.on_result = job._collect
+        job._thread = threading.Thread(target=self._run, args=(job, client), name=f"job-{job.id}", daemon=True)
+        with self._lock:
+            self._jobs[job.id] = job
+            self._forget_old()
+        job._thread.start()
+        return job
+
+    def _run(self, job: Job, client: CommBoxClient) -> None:
+        try:
+            if self.store is not None:
+                self.store.set_status(job.id, RunStatus.RUNNING)
+            report = job.runner.run(job.prepared if job.to_send is None else job.to_send, job.kind)
+            if job.earlier:  # a resumed job reports on every row, old outcomes included
+                merged = {**job.earlier, **{r.row: r for r in report.results}}
+                report.results = [merged[row] for row in sorted(merged)]
+            job.report = report
+        except Exception as exc:  # noqa: BLE001 - a background thread must report, never vanish
+            job.error = f"the run stopped unexpectedly: {type(exc).__name__}"
+        finally:
+            client.close()
+            if self.store is not None:
+                self.store.set_status(job.id, job.status, job.error)
+                self.store.flush()
+
+    def retry_failed(self, job: Job, *, started_by: str) -> Job:
+        """A new job for the rows whose error may change on retry."""
+        retryable = {r.row for r in job.results() if r.retryable}
+        return self._child(job, [p for p in job.prepared if p.row in retryable], Purpose.RETRY, started_by)
+
+    def resend(self, job: Job, table: InputTable, rows: list[PreparedRow], *, started_by: str) -> Job:
+        """A new job for rows edited after the run (validated again with the run's plan)."""
+        return self._child(job, rows, Purpose.RETRY, started_by, table=table)
+
+    def reissue_expired(self, job: Job, *, now: datetime | None = None, started_by: str) -> Job:
+        """A new job for the rows whose links have expired (tokens are short-lived)."""
+        now = now or datetime.now(UTC)
+        expired = {r.row for r in job.results() if r.ok and r.expires_at and r.expires_at <= now}
+        return self._child(job, [p for p in job.prepared if p.row in expired], Purpose.REISSUE, started_by)
+
+    def reissue_lost(self, job: Job, *, started_by: str = "") -> Job:
+        """A new job for the rows that got a ticket in a process that is gone: their links
+        were never kept, so the only way to hand them out is to ask again."""
+        lost = {r.row for r in job.results() if r.ok and not r.url}
+        return self._child(job, [p for p in job.prepared if p.row in lost], Purpose.REISSUE, started_by)
+
+    def reissue_stored(self, job_id: str, settings: Settings, *, started_by: str) -> Job:
+        """A new run for the rows of a stored run that got a ticket: their links were never kept."""
+        stored, rows = self._stored(job_id)
+        lost = {row.row for row in rows if row.outcome == "ok"}
+        if not lost:
+            raise ConsoleError(f"job {stored.id} has no rows with a ticket to re-issue")
+        prepared = [p for p in rebuild_prepared(stored, rows) if p.row in lost and p.request is not None]
+        return self.start(
+            settings, rebuild_table(stored, rows), prepared, Kind(stored.kind), source_name=stored.source_name,
+            started_by=started_by, parent_id=stored.id, purpose=Purpose.REISSUE,
+            source_sha256=stored.source_sha256, plan=RunPlan.from_record(stored.plan),
+            invitations=InvitationOptions.from_record(stored.options.get("invitations")),
+        )
+
+    def _stored(self, job_id: str):
+        if self.store is None:
+            raise ConsoleError("this needs the job store")
+        return self.store.job(job_id), self.store.rows(job_id)
+
+    def _child(self, job: Job, rows: list[PreparedRow], purpose: Purpose, started_by: str,
+               table: InputTable | None = None) -> Job:
+        if not rows:
+            raise ConsoleError(f"no rows to {purpose}")
+        return self.start(
+            job.settings, table if table is not None else job.table, rows, job.kind, source_name=job.source_name,
+            started_by=started_by, parent_id=job.id, purpose=purpose, plan=job.plan, invitations=job.invitations,
+        )
+
+    def _forget_old(self) -> None:
+        finished = [j for j in sorted(self._jobs.values(), key=lambda j: j.created_at) if j.finished]
+        for job in finished[: max(0, len(self._jobs) - MAX_JOBS_KEPT)]:
+            del self._jobs[job.id]
