@@ -22,7 +22,7 @@ setup: $(STAMP)
 
 ## run: set up and start the dashboard (on the built-in sandbox unless an API key is configured)
 run: setup
-	$(BIN)/streamlit run app.py --server.port $(PORT) --server.address $(ADDRESS)
+	$(BIN)/streamlit run serve.py --server.port $(PORT) --server.address $(ADDRESS)
 
 ## test: set up (virtualenv, packages, Chromium for the browser tests), check the import contract, run every test
 test: setup browser lint-imports

@@ -10,11 +10,13 @@ from commbox_core.errors import ConsoleError, InputFileError
 from commbox_core.fields import FIELD_LABELS, Kind, fields_for
 from commbox_core.outputs.templates import TEMPLATE_FILENAMES, template_csv
 from commbox_core.outputs.views import REASON, VALID, invalid_rows, mapped_columns, preview_frame
+from commbox_core.outputs.wording import format_duration
 from commbox_core.tables.edits import apply_edits
 from commbox_core.tickets.plan import RunPlan
 from commbox_core.tickets.prepare import duplicate_rows
 from commbox_core.tickets.request import RowDefaults
 from ui.editing import clear_edits, paged_editor, stored_edits
+from ui.invitations import invitation_choices
 from ui.runs import open_run, results_panel, run_progress, run_summary
 from ui.text import inert
 from ui.widgets import page_start
@@ -172,6 +174,12 @@ with middle:
 with right:
     concurrency = st.slider("Concurrency", 1, 64, settings.concurrency, key="bulk_concurrency",
                             help="Requests in flight at once. Throttling (429) slows the run down by itself.")
+ISSUES = {"tickets": "Tickets: links that work for minutes", "invitations": "Invitation links: wait days for their person"}
+issuing = st.segmented_control(
+    "Issue", list(ISSUES), format_func=ISSUES.get, default="tickets", required=True, key="bulk_issuing",
+    help="A ticket lives 60 s (agents) or 5 min (chat). An invitation link waits until its person clicks it; only "
+         "then is a fresh one-time ticket minted. Invitations need the redeem address (COMMBOX_PUBLIC_URL).")
+invitations = invitation_choices("bulk_invite", kind) if issuing == "invitations" else None
 
 defaults = RowDefaults(brand=default_brand.strip() or None, channel_id=default_channel.strip() or None,
                        one_time_use=one_time, override_user_info=override)
@@ -233,10 +241,18 @@ st.subheader("6 · Issue the tickets", anchor=False)
 if invalid:
     st.caption(f"{len(invalid):,} invalid row{'s are' if len(invalid) != 1 else ' is'} not sent: "
                "errors.csv lists them with the reason.")
-if st.button(f"Issue {valid_count:,} tickets", type="primary", icon=":material/send:", disabled=valid_count == 0,
+lifespan = console.ticket_lifespan_s(kind)
+estimate = console.estimated_run_s(valid_count, concurrency)
+if invitations is None and estimate is not None and estimate[0] > lifespan:
+    st.warning(f"At about {estimate[1]:,.0f} rows/s this run takes {format_duration(estimate[0])}; {kind} links live "
+               f"{format_duration(lifespan)}, so the first links are dead before the last are made. "
+               "Issue invitation links instead?", icon=":material/timer_off:")
+noun = "invitation links" if invitations else "tickets"
+if st.button(f"Issue {valid_count:,} {noun}", type="primary", icon=":material/send:", disabled=valid_count == 0,
              key="bulk_start"):
     try:
-        job = console.start_run(edited, prepared, kind, plan, source_sha256=read.sha256, concurrency=concurrency)
+        job = console.start_run(edited, prepared, kind, plan, source_sha256=read.sha256, concurrency=concurrency,
+                                invitations=invitations)
     except ConsoleError as problem:
         st.error(inert(problem), icon=":material/error:")
         st.stop()

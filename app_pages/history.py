@@ -9,6 +9,7 @@ from commbox_core.outputs.files import to_csv_bytes
 from commbox_core.outputs.history import stored_label
 from commbox_core.storage.audit import AuditFilter
 from commbox_core.vocabulary import RunStatus
+from ui.invitations import invitations_panel
 from ui.runs import run_summary, start_and_follow
 from ui.text import inert
 from ui.widgets import page_start
@@ -20,7 +21,7 @@ context = page_start(
     "hold the links: they are safe to keep and share.",
 )
 console = context.console
-runs_tab, audit_tab = st.tabs(["Runs", "Audit log"])
+runs_tab, invitations_tab, audit_tab = st.tabs(["Runs", "Invitations", "Audit log"])
 BULK_PAGE = "app_pages/bulk_tickets.py"  # where a run started here is followed
 
 
@@ -41,6 +42,9 @@ def _stored_run(job_id: str) -> None:
         st.warning(f"This run was cut short (its server process stopped). {to_send:,} rows were never answered "
                    "or failed in a way a retry may fix: Resume sends only those.", icon=":material/pause_circle:")
     _outcomes(job_id)
+    invitations = bool(record.options.get("invitations"))
+    if invitations:
+        invitations_panel(console, job_id)
     purged = record.pii_purged_at is not None
     left, middle, right = st.columns(3)
     if left.button(f"Resume ({to_send:,} rows)", icon=":material/play_arrow:", key=f"resume_{record.id}",
@@ -48,7 +52,8 @@ def _stored_run(job_id: str) -> None:
                    help="Sends the rows never answered and those whose error may go away on retry. "
                         "Rows that got a ticket are not sent again."):
         start_and_follow(lambda: console.resume(record.id), BULK_PAGE)
-    if middle.button(f"Re-issue lost links ({lost:,})", icon=":material/autorenew:", key=f"reissue_{record.id}",
+    if not invitations and middle.button(
+                     f"Re-issue lost links ({lost:,})", icon=":material/autorenew:", key=f"reissue_{record.id}",
                      disabled=purged or lost == 0,
                      help="Links are never stored, so those issued by a process that is gone cannot be shown. "
                           "This asks CommBox for new tickets for those rows (each person gets a second ticket)."):
@@ -99,9 +104,15 @@ with runs_tab:
             else:
                 _live_run(job)
 
+with invitations_tab:
+    st.caption("Every invitation link, newest first: single ones and those of runs. A link itself is never kept; "
+               "open a run above to make new links for its pending invitations.")
+    invitations_panel(console, None)
+
 with audit_tab:
-    st.caption("Every ticket asked for, single or bulk: who asked, for whom, on which tenant, and how it ended. "
-               "It keeps a fingerprint of each token, never the token.")
+    st.caption("Every ticket asked for (single, bulk, or at an invitation's click), every invitation issued and "
+               "revoked: who, for whom, on which tenant, and how it ended. It keeps a fingerprint of each token and an "
+               "invitation's id, never a token or a link.")
     first, second, third, fourth = st.columns(4)
     user = first.selectbox("User", ["", *console.audit_users()], format_func=lambda u: u or "anyone", key="audit_user")
     outcome = second.selectbox("Outcome", ["", "ok", "failed"], format_func=lambda o: o or "any", key="audit_outcome")

@@ -9,6 +9,7 @@ from commbox_core.fields import Kind, form_fields
 from commbox_core.outputs.views import seconds_left
 from commbox_core.outputs.wording import format_duration, utc_time
 from commbox_core.tickets.request import RowDefaults, build_request, problems_by_field
+from ui.invitations import invitation_choices
 from ui.text import inert
 from ui.widgets import page_start
 
@@ -29,8 +30,9 @@ def field_key(name: str) -> str:
     return f"single_{kind}_{name}"
 
 
-def issue(kind: Kind) -> None:
-    """Form callback: validate, then request the ticket; the page shows what it stored."""
+def issue(kind: Kind, invitation) -> None:
+    """Form callback: validate, then request the ticket (or make the invitation); the page shows
+    what it stored."""
     values = {name: st.session_state.get(f"single_{kind}_{name}") for name, _ in form_fields(kind)}
     defaults = RowDefaults(
         one_time_use=bool(st.session_state.get(f"single_{kind}_oneTimeUse")),
@@ -41,13 +43,16 @@ def issue(kind: Kind) -> None:
     st.session_state["single_outcome"] = None
     if request is None:
         return
-    try:
-        result = context.console.issue_ticket(request)  # audited as the signed-in user
+    try:  # audited as the signed-in user
+        if invitation is not None:
+            result = context.console.invitations.issue_one(request, invitation)
+        else:
+            result = context.console.issue_ticket(request)
     except ConsoleError as problem:
         st.session_state["single_outcome"] = {"error": str(problem)}
         return
     st.session_state["single_outcome"] = {"kind": kind, "subject": request.subject, "result": result,
-                                          "one_time": request.oneTimeUse}
+                                          "one_time": request.oneTimeUse, "invitation": invitation}
 
 
 problem_kind, problems = st.session_state.get("single_problems") or (kind, {})
@@ -64,6 +69,12 @@ hints = {
     "remark": "Free text stored with the ticket.",
 }
 
+invitation = None
+if st.toggle("Invitation link instead of a ticket", key="single_invite",
+             help="A ticket lives 60 s (agents) or 5 min (chat). An invitation link waits until its person clicks "
+                  "it, then mints a fresh one-time ticket."):
+    invitation = invitation_choices("single_invite", kind)
+
 with st.form(f"single_form_{kind}", border=True):
     inputs = form_fields(kind)
     for start in range(0, len(inputs), 2):  # row by row, so a message only pushes its own row down
@@ -78,7 +89,8 @@ with st.form(f"single_form_{kind}", border=True):
             "Override user info", key=field_key("overrideUserInfo"),
             help="CommBox updates the customer's record with the names, email and phone given here.",
         )
-    st.form_submit_button("Issue ticket", type="primary", icon=":material/key:", on_click=issue, args=(kind,))
+    st.form_submit_button("Make invitation link" if invitation else "Issue ticket", type="primary", icon=":material/key:",
+                          on_click=issue, args=(kind, invitation))
 
 if problems:
     st.error("Fix the fields marked above; nothing was sent to CommBox.", icon=":material/error:")
@@ -101,6 +113,15 @@ elif outcome:
     who = inert(outcome["subject"])
     if not result.ok:
         st.error(f"No ticket for **{who}**: {inert(result.error)} (`{result.error_code}`)", icon=":material/error:")
+    elif outcome.get("invitation") is not None:
+        with st.container(border=True, key="single_result"):
+            st.success(f"Invitation link made for **{who}** ({result.invitation_id}): it works until "
+                       f"{utc_time(result.expires_at)}; the ticket is minted when it is clicked.",
+                       icon=":material/check_circle:")
+            st.code(result.url, language=None, wrap_lines=True)
+            once = "once" if outcome["invitation"].single_use else "until it expires"
+            st.caption(f"It works {once}. Anyone holding it can sign in as this person: send it only to them. "
+                       "History can revoke it or make a new one.")
     else:
         with st.container(border=True, key="single_result"):
             what = "agent console login" if outcome["kind"] is Kind.AGENT else "customer chat link"

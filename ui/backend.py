@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import streamlit as st
 
@@ -22,6 +23,9 @@ from commbox_core.service.manager import JobManager
 from ui.gate import current_user
 
 SESSION_OVERRIDES = "settings_overrides"  # st.session_state key: this session's setting changes
+# Set by serve.py when this server also serves the invitation pages (/invite/<token>): then,
+# with no COMMBOX_PUBLIC_URL, invitation links point at the address the browser uses.
+serves_invitations = False
 
 
 def acting_user() -> str:
@@ -70,6 +74,25 @@ class Backend:
         return Console(self.settings, jobs=job_manager(), user=acting_user())
 
 
+def server_settings() -> Settings:
+    """The configured settings, on the embedded sandbox when no API key is set: what this server
+    process uses outside any session (the invitation pages). Raises ConfigError."""
+    configured = configured_settings()
+    return configured if configured.is_live else on_sandbox(configured, embedded_sandbox())
+
+
+def redeemer():
+    """For serve.py's invitation routes: this server's store and CommBox (built on first click)."""
+    return Console(server_settings(), jobs=job_manager()).redeemer()
+
+
+def _own_address(settings: Settings) -> Settings:
+    if settings.public_url or not serves_invitations or not st.context.url:
+        return settings
+    parts = urlsplit(st.context.url)
+    return settings.replace(public_url=f"{parts.scheme}://{parts.netloc}", _source="this server")
+
+
 def backend() -> Backend:
     """Raises ConfigError when the configuration, or this session's overrides, are invalid."""
     configured = configured_settings()
@@ -77,6 +100,7 @@ def backend() -> Backend:
     if not configured.is_live:
         server = embedded_sandbox()
         settings, sandbox_url = on_sandbox(configured, server), server.url
+    settings = _own_address(settings)
     overrides = st.session_state.get(SESSION_OVERRIDES) or {}
     if overrides:
         try:

@@ -23,6 +23,7 @@ from commbox_core.service.jobs import Job
 from commbox_core.tables.edits import apply_edits
 from commbox_core.vocabulary import Purpose, RunStatus
 from ui.editing import paged_editor, stored_edits
+from ui.invitations import invitations_panel
 from ui.text import inert
 
 PROGRESS_EVERY_S = 0.5  # two updates a second at most
@@ -170,7 +171,9 @@ def results_panel(console: Console, job: Job) -> None:
                 key=f"success_{job.id}",
                 column_config={
                     "row": st.column_config.NumberColumn("row", help="Row number in the file (1 = first data row)"),
-                    "url": st.column_config.LinkColumn("link", display_text="Open link", help="The ticket URL"),
+                    "url": st.column_config.LinkColumn(
+                        "link", display_text="Open link",
+                        help="The invitation link" if job.invitations else "The ticket URL"),
                     "expires_at": st.column_config.TextColumn("expires at (UTC)"),
                     SECONDS_LEFT: st.column_config.NumberColumn("seconds left", format="%d s"),
                 },
@@ -189,6 +192,8 @@ def results_panel(console: Console, job: Job) -> None:
                     REASON: st.column_config.TextColumn("reason", width="large"),
                 },
             )
+    if job.invitations is not None:
+        invitations_panel(console, job.id)
     _follow_ups(console, job, now)
 
 

@@ -1,8 +1,8 @@
-"""`python -m commbox_core bench [--quick] [--only latency|throttle|cpu|files|end-to-end]`
+"""`python -m commbox_core bench [--quick] [--only latency|throttle|cpu|files|end-to-end|redeem]`
 
 Measures, on this machine and in one run, each scenario of the performance goals and says PASS or
 FAIL: latency-bound speedup, throttle-bound rate, CPU-bound overhead, and big-file validation
-time and memory, and the `bulk` command end to end as a user times it. Each HTTP scenario starts its own sandbox in a separate process. --quick runs
+time and memory, and the `bulk` command end to end as a user times it, and invitation clicks (a figure, no goal). Each HTTP scenario starts its own sandbox in a separate process. --quick runs
 tiny sizes (a smoke test: too small to judge the goals by). Exit code: 0 when every goal is met
 (or --quick), 1 when one is not, 2 on bad usage.
 """
@@ -12,9 +12,10 @@ from __future__ import annotations
 from commbox_core.bench import network
 from commbox_core.bench.end_to_end import end_to_end
 from commbox_core.bench.files import files
+from commbox_core.bench.redeem import redemptions
 from commbox_core.bench.report import Finding, header, line, load_average, table
 
-SCENARIOS = ("latency", "throttle", "cpu", "files", "end-to-end")
+SCENARIOS = ("latency", "throttle", "cpu", "files", "end-to-end", "redeem")
 FILE_ROWS = {"full": 100_000, "quick": 1_000}
 
 
@@ -46,5 +47,7 @@ def _measure(scenario: str, sizes: network.Sizes, quick: bool) -> list[Finding]:
         return [network.cpu_bound(sizes)]
     if scenario == "end-to-end":
         return end_to_end(sizes)
+    if scenario == "redeem":
+        return redemptions(sizes)
     return files(FILE_ROWS["quick" if quick else "full"], sizes.repeats)
 

@@ -49,6 +49,7 @@ class RunReport:
     finished_at: datetime
     requests_sent: int = 0
     stopped_reason: StopReason | None = None
+    concurrency: int | None = None  # the workers it ran with (None: not recorded)
 
     @property
     def status(self) -> RunStatus:
@@ -99,3 +100,18 @@ def live_links(results: Iterable[RowResult], now: datetime) -> tuple[int, dateti
     """How many links are still valid, and when the next of them expires."""
     ends = [r.expires_at for r in results if r.ok and r.expires_at is not None and r.expires_at > now]
     return len(ends), min(ends) if ends else None
+
+
+ASSUMED_ROUND_TRIP_S = 0.25  # a ticket request at a real tenant, when no run has been timed yet
+MIN_TIMED_ROWS = 50
+
+
+def estimated_rate(reports: Iterable[RunReport], concurrency: int) -> float:
+    """Rows a second a run with `concurrency` workers may reach: the newest report's rate with
+    enough rows (scaled to this concurrency), else one request per ASSUMED_ROUND_TRIP_S per worker."""
+    for report in reports:
+        seconds = (report.finished_at - report.started_at).total_seconds()
+        workers = report.concurrency or concurrency
+        if len(report.results) >= MIN_TIMED_ROWS and seconds > 0:
+            return len(report.results) / seconds * concurrency / workers
+    return concurrency / ASSUMED_ROUND_TRIP_S

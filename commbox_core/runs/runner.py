@@ -154,6 +154,7 @@ class BulkRunner:
             finished_at=datetime.now(UTC),
             requests_sent=requests_sent,
             stopped_reason=reason,
+            concurrency=self.concurrency,
         )
 
     def _work(self, work: queue.SimpleQueue, results: dict[int, RowResult]) -> None:

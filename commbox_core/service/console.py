@@ -21,11 +21,12 @@ from commbox_core.api.probe import ConnectionVerdict, connection_probe, explain_
 from commbox_core.config.settings import Settings
 from commbox_core.errors import ConsoleError
 from commbox_core.fields import Kind
+from commbox_core.invitations.options import InvitationOptions
+from commbox_core.invitations.redeem import Redeemer
 from commbox_core.outputs.files import to_csv_bytes
 from commbox_core.outputs.history import history_frame, stored_outcomes, stored_runs_frame
-from commbox_core.runs.results import RowResult, RunReport
+from commbox_core.runs.results import RowResult, RunReport, estimated_rate
 from commbox_core.runs.runner import issue_ticket
-from commbox_core.invitations.options import InvitationOptions
 from commbox_core.service.batch import RunResult, issue
 from commbox_core.service.invites import Invitations
 from commbox_core.service.job_records import rebuild_table, sha256_of
@@ -37,6 +38,7 @@ from commbox_core.storage.records import StoredJob, StoredRow
 from commbox_core.storage.store import JobStore, default_store_path
 from commbox_core.tables.columns import ColumnMatch, check_columns, match_columns
 from commbox_core.tables.edits import rows_of
+from commbox_core.tables.encodings import read_local_file
 from commbox_core.tables.read import InputTable, read_table
 from commbox_core.tickets.links import LinkBuilder
 from commbox_core.tickets.plan import RunPlan
@@ -153,6 +155,20 @@ class Console:
         if self.store is not None:
             self.store.flush()  # in the audit log before the person can look for it
         return result
+
+    def ticket_lifespan_s(self, kind: Kind) -> int:
+        return self.settings.agent_ttl if kind is Kind.AGENT else self.settings.customer_ttl
+
+    def estimated_run_s(self, rows: int, concurrency: int) -> tuple[float, float]:
+        """(seconds, rows/s) a run of tickets for `rows` rows would take here: at the rate of this
+        process's last finished ticket run, else at one request per ASSUMED_ROUND_TRIP_S per worker."""
+        reports = [job.report for job in self.jobs.list() if job.report is not None and job.invitations is None]
+        rate = estimated_rate(reports, concurrency)
+        return rows / rate, rate
+
+    def redeemer(self) -> Redeemer:
+        """What serves invitation clicks on this console's store and CommBox."""
+        return Redeemer(self.settings, self._need_store())
 
     def check_connection(self) -> ConnectionVerdict:
         """A real ticket request for a made-up agent; see api.probe. Retries little: a person waits."""
@@ -273,22 +289,3 @@ class Console:
             raise ConsoleError("this needs the job store")
         return self.store
 
-
-def read_local_file(path: Path, max_bytes: int) -> bytes:
-    """A file's bytes, or a ConsoleError that says in a line why not."""
-    try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise ConsoleError(
-                f"{path} is {size / 1048576:.1f} MB; the limit is {max_bytes / 1048576:.0f} MB "
-                "(COMMBOX_MAX_UPLOAD_MB): split the file"
-            )
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise ConsoleError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ConsoleError(f"{path} is a folder, not a CSV file") from None
-    except PermissionError:
-        raise ConsoleError(f"{path}: permission denied") from None
-    except OSError as exc:
-        raise ConsoleError(f"{path}: cannot read ({exc.strerror})") from None

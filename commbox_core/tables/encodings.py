@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import codecs
 import re
+from pathlib import Path
 
-from commbox_core.errors import InputFileError
+from commbox_core.errors import ConsoleError, InputFileError
 
 SNIFF_BYTES = 64 * 1024
 
@@ -108,3 +109,23 @@ def undeclared_encodings(data: bytes, filename: str = "") -> list[str]:
             f"would mean guessing. {_SAVE_AS_CSV}"
         )
     return [*legacy, "latin-1"]
+
+
+def read_local_file(path: Path, max_bytes: int) -> bytes:
+    """A file's bytes, or a ConsoleError that says in a line why not (within max_bytes)."""
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise ConsoleError(
+                f"{path} is {size / 1048576:.1f} MB; the limit is {max_bytes / 1048576:.0f} MB "
+                "(COMMBOX_MAX_UPLOAD_MB): split the file"
+            )
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise ConsoleError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ConsoleError(f"{path} is a folder, not a CSV file") from None
+    except PermissionError:
+        raise ConsoleError(f"{path}: permission denied") from None
+    except OSError as exc:
+        raise ConsoleError(f"{path}: cannot read ({exc.strerror})") from None

@@ -41,7 +41,7 @@ def _free_port() -> int:
 
 
 def start_dashboard(env: dict[str, str], log_name: str) -> tuple[subprocess.Popen, str]:
-    """`streamlit run app.py` on a free port with these COMMBOX_* settings (none other from this
+    """`streamlit run serve.py` (the dashboard and its invitation pages, as `make run`) on a free port with these COMMBOX_* settings (none other from this
     process), its output in test-artifacts/<log_name>; returns once it answers its health check."""
     port = _free_port()
     clean = {name: value for name, value in os.environ.items() if not name.startswith("COMMBOX_")}
@@ -49,7 +49,7 @@ def start_dashboard(env: dict[str, str], log_name: str) -> tuple[subprocess.Pope
     ARTIFACTS.mkdir(exist_ok=True)
     with (ARTIFACTS / log_name).open("wb") as log:  # the child keeps its own copy of the handle
         server = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+            [sys.executable, "-m", "streamlit", "run", "serve.py", "--server.port", str(port),
              "--server.address", "127.0.0.1", "--server.headless", "true"],
             cwd=ROOT, env=clean | env, stdout=log, stderr=subprocess.STDOUT,
         )
