@@ -18,7 +18,7 @@ from commbox_core.fields import Kind
 from commbox_core.invitations.tokens import token_hash, well_formed
 from commbox_core.runs.results import fingerprint
 from commbox_core.storage import invitations as stored
-from commbox_core.storage.audit import AuditEntry, audit
+from commbox_core.storage.audit import AuditEntry, audit, audit_write
 from commbox_core.storage.invitations import InvitationState, StoredInvitation
 from commbox_core.storage.store import JobStore
 from commbox_core.tickets.links import LinkBuilder
@@ -92,7 +92,7 @@ class Redeemer:
         if seen.verdict is not Verdict.CONFIRM or invitation is None:
             return seen
         if invitation.confirm_email and not _same_email(email, invitation.request.get("email")):
-            self._audit(invitation, clicker, "refused", "wrong_email")
+            audit(self.store, [self._entry(invitation, clicker, "refused", "wrong_email")], now=True)
             return Visit(Verdict.WRONG_EMAIL, invitation)
         claimed_at = stored.claim(self.store, invitation.id, datetime.now(UTC))
         if claimed_at is None:
@@ -106,28 +106,33 @@ class Redeemer:
             outcome = self.client.create_ticket(request)
             link = self.links.build(request, outcome.token, outcome.issued_at) if outcome.ok else None
         except Exception:  # a bug or a link that cannot be built: give the invitation back, then report
-            stored.settle(self.store, invitation.id, claimed_at, minted=False, error="internal")
-            self._audit(invitation, clicker, "failed", "internal")
+            stored.settle(self.store, invitation.id, claimed_at, minted=False, error="internal",
+                          also=self._audit(invitation, clicker, "failed", "internal"))
             raise
         if link is None:
             code = outcome.error_code or ErrorCode.BAD_RESPONSE
-            stored.settle(self.store, invitation.id, claimed_at, minted=False, error=str(code))
-            self._audit(invitation, clicker, "failed", str(code))
+            stored.settle(self.store, invitation.id, claimed_at, minted=False, error=str(code),
+                          also=self._audit(invitation, clicker, "failed", str(code)))
             return Visit(Verdict.FAILED, invitation, error_code=code, retry=_may_help(code))
-        stored.settle(self.store, invitation.id, claimed_at, minted=True)
-        self._audit(invitation, clicker, "ok", None, fingerprint(outcome.token))
+        stored.settle(self.store, invitation.id, claimed_at, minted=True,
+                      also=self._audit(invitation, clicker, "ok", None, fingerprint(outcome.token)))
         return Visit(Verdict.MINTED, invitation, url=link.url)
 
     def _audit(self, invitation: StoredInvitation, clicker: Clicker, outcome: str, error_code: str | None,
-               ticket_fingerprint: str | None = None) -> None:
+               ticket_fingerprint: str | None = None):
+        """The click's audit entry, as a write for the transaction that settles the claim."""
+        return audit_write([self._entry(invitation, clicker, outcome, error_code, ticket_fingerprint)])
+
+    def _entry(self, invitation: StoredInvitation, clicker: Clicker, outcome: str, error_code: str | None,
+               ticket_fingerprint: str | None = None) -> AuditEntry:
         request = invitation.request or {}
         subject = request.get("username") if invitation.kind == Kind.AGENT else (
             request.get("uniqueId") or request.get("email") or request.get("phone1"))
-        audit(self.store, [AuditEntry(
+        return AuditEntry(
             RECIPIENT, self.settings.api_host, invitation.kind, outcome, action="redeem",
             brand=request.get("brand") or "", subject=subject or "", one_time_use=True, error_code=error_code,
             fingerprint=ticket_fingerprint, job_id=invitation.job_id, invitation_id=invitation.id,
-            client=clicker.address or None, user_agent=clicker.user_agent or None)], now=True)
+            client=clicker.address or None, user_agent=clicker.user_agent or None)
 
 
 def _same_email(given: str, on_record: str | None) -> bool:

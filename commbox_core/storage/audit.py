@@ -53,15 +53,21 @@ class AuditEntry:
 _INSERT = f"INSERT INTO audit ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 
 
-def audit(store: JobStore | None, entries: list[AuditEntry], *, now: bool = False) -> None:
-    """Log entries through the store's writer (within a fraction of a second), or at once."""
-    if store is None or not entries:
-        return
+def audit_write(entries: list[AuditEntry]):
+    """The write that logs these entries, to run in a transaction of one's own choosing."""
     rows = [entry.values() for entry in entries]
 
     def write(conn) -> None:
         conn.executemany(_INSERT, rows)
 
+    return write
+
+
+def audit(store: JobStore | None, entries: list[AuditEntry], *, now: bool = False) -> None:
+    """Log entries through the store's writer (within a fraction of a second), or at once."""
+    if store is None or not entries:
+        return
+    write = audit_write(entries)
     if now:
         store.transaction(write)
     else:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from commbox_core.storage.store import JobStore, now_iso
+from commbox_core.storage.writer import Write
 
 # A claim not settled after this long belongs to a process that died between claiming and
 # minting: the invitation may be claimed again.
@@ -136,8 +137,10 @@ def claim(store: JobStore, invitation_id: str, now: datetime) -> str | None:
     return claimed_at if taken[0] else None
 
 
-def settle(store: JobStore, invitation_id: str, claimed_at: str, *, minted: bool, error: str | None = None) -> None:
-    """End a claim: used up (single use), or pending again (a failure, or a reusable invitation)."""
+def settle(store: JobStore, invitation_id: str, claimed_at: str, *, minted: bool, error: str | None = None,
+           also: Write | None = None) -> None:
+    """End a claim: used up (single use), or pending again (a failure, or a reusable invitation);
+    `also` (the click's audit entry) lands in the same transaction."""
     now = now_iso()
     if minted:
         sql = ("UPDATE invitations SET state = CASE WHEN single_use = 1 THEN 'redeemed' ELSE 'pending' END, "
@@ -147,7 +150,13 @@ def settle(store: JobStore, invitation_id: str, claimed_at: str, *, minted: bool
         sql = ("UPDATE invitations SET state = 'pending', claimed_at = NULL, failures = failures + 1, "
                "last_error = ? WHERE id = ? AND claimed_at = ?")
         params = (error, invitation_id, claimed_at)
-    store.transaction(lambda conn: conn.execute(sql, params))
+
+    def apply(conn: sqlite3.Connection) -> None:
+        conn.execute(sql, params)
+        if also is not None:
+            also(conn)
+
+    store.transaction(apply)
 
 
 def revoke(store: JobStore, invitation_ids: Iterable[str] = (), *, job_id: str | None = None, by: str,
