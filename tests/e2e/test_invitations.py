@@ -20,7 +20,7 @@ from commbox_core.storage.invitations import insert_invitations
 from commbox_core.tickets.request import RowDefaults, build_request
 
 from ..invitations.conftest import invite, start_redeem
-from .conftest import sandbox_url, screenshot, wait_for_app
+from .conftest import ARTIFACTS, sandbox_url, screenshot, wait_for_app
 from .test_dashboard import download, open_page, upload
 
 
@@ -110,3 +110,5 @@ def test_a_bulk_run_of_invitations_exports_links_that_work_and_can_be_revoked(pa
     page.goto(rows[0]["url"])
     expect(page.get_by_role("heading", name="This link has been withdrawn")).to_be_visible()
     assert os.environ.get("COMMBOX_PUBLIC_URL") is None  # the dashboard used its own address
+    server_log = (ARTIFACTS / "e2e-streamlit.log").read_text(encoding="utf-8", errors="replace")
+    assert not any(row["url"].rsplit("/", 1)[1] in server_log for row in rows)  # no token in the server's log
