@@ -74,6 +74,8 @@ def _live_run(job) -> None:
     if not job.finished:
         st.caption("This run is still going: the outcomes below are the rows done so far.")
     _outcomes(job.id)
+    if job.invitations is not None:
+        invitations_panel(console, job.id)
     st.page_link(BULK_PAGE, label="Open in Bulk tickets: links, retry, re-issue",
                  icon=":material/open_in_new:", query_params={"job": job.id})
 

@@ -141,3 +141,28 @@ def test_a_resumed_run_in_progress_counts_the_rows_done_before(new_app):
         requests.post(config, json={"latency_ms": 0}, timeout=5).raise_for_status()
     app.run()
     assert any("Done: all 8 rows got a ticket" in s.value for s in app.success)
+
+
+def test_history_shows_a_runs_invitations_and_revokes_the_pending_ones(new_app):
+    from commbox_core.invitations.options import InvitationOptions
+
+    app = new_app()
+    server = embedded_sandbox()
+    settings = load_settings(environ={}, dotenv_path=None).for_sandbox(sandbox_url(app), server.config.api_key)
+    table = read_table(b"username,firstName\njohn.d,John\nnoa.c,Noa\n", filename="agents.csv")
+    prepared = prepare_rows(table, match_columns(table.columns, Kind.AGENT).mapping, Kind.AGENT,
+                            RowDefaults(brand="demo"))
+    job = job_manager().start(settings.replace(public_url="https://join.example.com"), table, prepared, Kind.AGENT,
+                              source_name="agents.csv", started_by="dana", invitations=InvitationOptions())
+    wait_for(job)
+    app.switch_page("app_pages/history.py").run()
+    app.selectbox(key="history_run").select(job.id).run()
+    assert_no_exception(app)
+    invitations = next(df.value for df in app.dataframe if "invitation_id" in df.value.columns)
+    assert list(invitations["person"]) == ["john.d", "noa.c"] and set(invitations["state"]) == {"pending"}
+    assert not any("ta=" in str(df.value.to_dict()) or "/invite/" in str(df.value.to_dict()) for df in app.dataframe)
+
+    app.button(key=f"revoke_all_{job.id}").click().run()
+    assert "2 invitations revoked." in [message.value for message in app.success]
+    invitations = next(df.value for df in app.dataframe if "invitation_id" in df.value.columns)
+    assert set(invitations["state"]) == {"revoked"}
