@@ -9,9 +9,10 @@ from pathlib import Path
 
 import streamlit as st
 
+from commbox_core.access import Action, allowed
 from commbox_core.errors import ConfigError
 from ui.backend import backend
-from ui.gate import require_access
+from ui.gate import current_role, require_access
 from ui.widgets import config_problem_page
 
 PAGES = Path(__file__).parent / "app_pages"  # not pages/: Streamlit would also auto-list that folder
@@ -39,14 +40,16 @@ except ConfigError as problem:
 
     page = only_page(show_problem, "Configuration problem", ":material/error:")
 else:
+    # Pages the role cannot use are not listed; their addresses stay, and say why they show nothing.
+    issuing = "visible" if allowed(current_role(), Action.ISSUE) else "hidden"
     page = only_page(gate_page, "Sign in", ":material/lock:") if gate_page is not None else st.navigation(
         {
             "": [
                 st.Page(PAGES / "home.py", title="Home", icon=":material/home:", default=True),
             ],
             "Issue tickets": [
-                st.Page(PAGES / "single_ticket.py", title="Single ticket", icon=":material/person:"),
-                st.Page(PAGES / "bulk_tickets.py", title="Bulk tickets", icon=":material/group:"),
+                st.Page(PAGES / "single_ticket.py", title="Single ticket", icon=":material/person:", visibility=issuing),
+                st.Page(PAGES / "bulk_tickets.py", title="Bulk tickets", icon=":material/group:", visibility=issuing),
             ],
             "Review": [
                 st.Page(PAGES / "history.py", title="History", icon=":material/history:"),

@@ -6,6 +6,7 @@ A run lives in the server (the Console's JobManager), not in this script; its id
 
 import streamlit as st
 
+from commbox_core.access import Action
 from commbox_core.errors import ConsoleError, InputFileError
 from commbox_core.fields import FIELD_LABELS, Kind, fields_for
 from commbox_core.outputs.templates import TEMPLATE_FILENAMES, template_csv
@@ -25,6 +26,7 @@ context = page_start(
     "Bulk tickets",
     "Upload a CSV with one agent or customer per row and get a ticket link for each. Rows are checked "
     "before anything is sent; you can fix them here. The run goes on in the server if you leave the page.",
+    needs=Action.ISSUE,
 )
 settings, console = context.settings, context.console
 

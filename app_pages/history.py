@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import streamlit as st
 
-from commbox_core.outputs.files import to_csv_bytes
+from commbox_core.access import Action
 from commbox_core.outputs.history import stored_label
 from commbox_core.storage.audit import AuditFilter
 from commbox_core.vocabulary import RunStatus
@@ -19,6 +19,7 @@ context = page_start(
     "Every run in the job store, newest first, including runs of other server processes and runs cut short "
     "by a restart. Outcome files say who got a ticket, when it was issued and when it expires, but never "
     "hold the links: they are safe to keep and share.",
+    needs=Action.READ_HISTORY,
 )
 console = context.console
 runs_tab, invitations_tab, audit_tab = st.tabs(["Runs", "Invitations", "Audit log"])
@@ -46,6 +47,8 @@ def _stored_run(job_id: str) -> None:
     if invitations:
         invitations_panel(console, job_id)
     purged = record.pii_purged_at is not None
+    if not console.can(Action.FOLLOW_UP):
+        return  # an analyst: outcomes only
     left, middle, right = st.columns(3)
     if left.button(f"Resume ({to_send:,} rows)", icon=":material/play_arrow:", key=f"resume_{record.id}",
                    type="primary", disabled=purged or to_send == 0 or not record.status.resumable,
@@ -60,7 +63,7 @@ def _stored_run(job_id: str) -> None:
         start_and_follow(lambda: console.reissue_lost(record.id), BULK_PAGE)
     if purged:
         right.caption(f"Personal data purged {record.pii_purged_at:%Y-%m-%d %H:%M} UTC.")
-    else:
+    elif console.can(Action.PURGE):
         with right.popover("Purge personal data", icon=":material/delete:"):
             st.caption("Forgets the values of every row of this run (names, emails, phones, ids); outcomes and "
                        "counts stay. The run can then no longer be resumed or re-issued. This cannot be undone.")
@@ -124,5 +127,7 @@ with audit_tab:
                          subject=subject.strip(), outcome=outcome)
     entries = console.audit(wanted)
     st.dataframe(entries, hide_index=True, key="audit_table")
-    st.download_button(f"Export {len(entries):,} entries (CSV)", to_csv_bytes(entries), file_name="audit.csv",
-                       mime="text/csv", icon=":material/download:", key="audit_download", on_click="ignore")
+    if console.can(Action.EXPORT_AUDIT):
+        st.download_button("Export every matching entry (CSV)", lambda: console.audit_file(wanted),
+                           file_name="audit.csv", mime="text/csv", icon=":material/download:", key="audit_download",
+                           on_click="ignore")

@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from commbox_core.access import Action
 from ui.text import inert
 from ui.widgets import page_start
 
@@ -24,7 +25,8 @@ with left, st.container(border=True):
         f"**Agent links:** `{settings.login_url or '(not set: COMMBOX_LOGIN_URL)'}`  \n"
         f"**Chat links:** `{(settings.chat_url + '/chat/…') if settings.chat_url else '(not set: COMMBOX_CHAT_URL)'}`"
     )
-    if st.button("Check connection", icon=":material/network_check:", key="check_connection"):
+    if context.console.can(Action.CHECK_CONNECTION) and st.button(
+            "Check connection", icon=":material/network_check:", key="check_connection"):
         with st.spinner(f"Asking {settings.api_host}…"):
             st.session_state["connection_verdict"] = context.console.check_connection()
     verdict = st.session_state.get("connection_verdict")
@@ -50,6 +52,8 @@ with right, st.container(border=True):
          "Where each setting comes from; adjust limits and defaults for this session."),
     )
     for path, label, icon, text in guide:
+        if "ticket" in path and not context.console.can(Action.ISSUE):
+            continue  # pages this role cannot use are not offered
         st.page_link(path, label=label, icon=icon)
         st.caption(text)
 

@@ -3,6 +3,7 @@
 import pandas as pd
 import streamlit as st
 
+from commbox_core.access import Action
 from commbox_core.errors import ConfigError
 from ui.backend import SESSION_OVERRIDES
 from ui.text import inert
@@ -27,6 +28,11 @@ st.dataframe(
         "meaning": st.column_config.TextColumn("Meaning", width="large"),
     },
 )
+
+if not context.console.can(Action.CHANGE_SETTINGS):
+    st.info(f"Your role ({context.console.role}) can read the settings; changing them is for admins.",
+            icon=":material/visibility:")
+    st.stop()
 
 st.subheader("Change for this session", anchor=False)
 st.caption(

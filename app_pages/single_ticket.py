@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
+from commbox_core.access import Action
 from commbox_core.errors import ConsoleError
 from commbox_core.fields import Kind, form_fields
 from commbox_core.outputs.views import seconds_left
@@ -17,6 +18,7 @@ context = page_start(
     "Single ticket",
     "Issue one ticket for an agent (a link that logs them into the agent console) or a customer "
     "(a link that opens a chat as them). The form checks the values the same way a bulk upload does.",
+    needs=Action.ISSUE,
 )
 settings = context.settings
 

@@ -20,7 +20,7 @@ from commbox_core.sandbox import SandboxServer
 from commbox_core.service.backends import on_sandbox, start_sandbox
 from commbox_core.service.console import Console
 from commbox_core.service.manager import JobManager
-from ui.gate import current_user
+from ui.gate import current_role, current_user
 
 SESSION_OVERRIDES = "settings_overrides"  # st.session_state key: this session's setting changes
 # Set by serve.py when this server also serves the invitation pages (/invite/<token>): then,
@@ -71,7 +71,7 @@ class Backend:
     @property
     def console(self) -> Console:
         """The application service, acting as this session's signed-in user."""
-        return Console(self.settings, jobs=job_manager(), user=acting_user())
+        return Console(self.settings, jobs=job_manager(), user=acting_user(), role=current_role())
 
 
 def server_settings() -> Settings:

@@ -23,14 +23,20 @@ from typing import Any
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from commbox_core.access import Role, oidc_role
 from commbox_core.config.passwords import AttemptLimiter, PasswordHash, verify_password
 from commbox_core.config.settings import Settings
+from commbox_core.errors import ConsoleError
 from ui.text import inert
 
 SIGNED_IN_AS = "gate_signed_in_as"  # st.session_state: who signed in with the password
 CURRENT_USER = "gate_current_user"  # st.session_state: who this session acts as, for the audit log
+CURRENT_ROLE = "gate_current_role"  # st.session_state: the role it acts under (commbox_core.access)
 PASSWORD_FORM = "gate_password_form"
-PASSWORD_USER = "admin"  # the shared password names no person; the audit log says so
+PASSWORD_USER = "admin"  # the shared admin password names no person; the audit log says so
+# Each role's password, by the Settings field holding its hash; the user it signs in as is the role's name.
+PASSWORD_ROLES = {"admin_password_hash": Role.ADMIN, "issuer_password_hash": Role.ISSUER,
+                  "analyst_password_hash": Role.ANALYST}
 SANDBOX_USER = "sandbox"
 OPEN_USER = "open dashboard"
 NOBODY = "not signed in"  # only before the gate has run, or while it shows its own page
@@ -53,7 +59,7 @@ class Gate(enum.Enum):
 def gate_for(settings: Settings, auth_secrets: Mapping[str, Any]) -> Gate:
     if not settings.is_live:
         return Gate.SANDBOX
-    if oidc_providers(auth_secrets) or settings.admin_password_hash is not None:
+    if oidc_providers(auth_secrets) or _passwords(settings):
         return Gate.SIGN_IN
     return Gate.OPEN if settings.allow_open_dashboard else Gate.REFUSE
 
@@ -67,17 +73,6 @@ def oidc_providers(auth_secrets: Mapping[str, Any]) -> list[str | None]:
     return [name for name, value in auth_secrets.items() if isinstance(value, Mapping) and value.get("client_id")]
 
 
-def email_allowed(email: str | None, verified: object, settings: Settings) -> bool:
-    """With no allow-list every user the provider signs in is allowed; otherwise the email must match."""
-    emails, domain = settings.allowed_email_list, settings.allowed_domain
-    if not emails and not domain:
-        return True
-    if not email or verified is False:  # an unverified address proves nothing
-        return False
-    email = email.strip().lower()
-    return email in emails or (domain is not None and email.rpartition("@")[2] == domain)
-
-
 def require_access(settings: Settings) -> Callable[[], None] | None:
     """None when this session may see the dashboard; otherwise the only page it may see.
 
@@ -86,19 +81,18 @@ def require_access(settings: Settings) -> Callable[[], None] | None:
     """
     auth = _auth_secrets()
     gate = gate_for(settings, auth)
-    if gate is Gate.SANDBOX:
-        st.session_state[CURRENT_USER] = SANDBOX_USER
-        return None
-    if gate is Gate.OPEN:
-        st.session_state[CURRENT_USER] = OPEN_USER
+    if gate in (Gate.SANDBOX, Gate.OPEN):  # the sandbox mints nothing real; an open dashboard was chosen so
+        st.session_state[CURRENT_USER] = SANDBOX_USER if gate is Gate.SANDBOX else OPEN_USER
+        st.session_state[CURRENT_ROLE] = Role.ADMIN
         return None
     st.session_state.pop(CURRENT_USER, None)
+    st.session_state.pop(CURRENT_ROLE, None)
     if gate is Gate.REFUSE:
         return _refusal_page
-    user = _signed_in_user(settings, auth)
-    if user is None:
+    signed_in = _signed_in_user(settings, auth)
+    if signed_in is None:
         return lambda: _sign_in_page(settings, auth)
-    st.session_state[CURRENT_USER] = user
+    st.session_state[CURRENT_USER], st.session_state[CURRENT_ROLE] = signed_in
     return None
 
 
@@ -130,23 +124,45 @@ def current_user() -> str:
     return st.session_state.get(CURRENT_USER, NOBODY)
 
 
+def current_role() -> Role:
+    """The role this session acts under (pages run only after the gate has set it)."""
+    return Role(st.session_state.get(CURRENT_ROLE, Role.ANALYST))
+
+
 def is_open_dashboard(settings: Settings) -> bool:
     return gate_for(settings, _auth_secrets()) is Gate.OPEN
 
 
-def _signed_in_user(settings: Settings, auth: Mapping[str, Any]) -> str | None:
-    if st.session_state.get(SIGNED_IN_AS) and settings.admin_password_hash is not None:
-        return st.session_state[SIGNED_IN_AS]
+def _signed_in_user(settings: Settings, auth: Mapping[str, Any]) -> tuple[str, Role] | None:
+    """(user, role) of this session, or None while it has not signed in (or has no role)."""
+    signed = st.session_state.get(SIGNED_IN_AS)
+    if signed and signed[1] in _passwords(settings).values():
+        return signed[0], Role(signed[1])
     if oidc_providers(auth) and _oidc_signed_in():
-        email = st.user.get("email")
-        if email_allowed(email, st.user.get("email_verified"), settings):
-            return str(email or st.user.get("name") or st.user.get("sub") or "signed-in user")
+        role = _oidc_role(settings)
+        if role is not None:
+            email = st.user.get("email")
+            return str(email or st.user.get("name") or st.user.get("sub") or "signed-in user"), role
     return None
+
+
+def _oidc_role(settings: Settings) -> Role | None:
+    try:
+        return oidc_role(st.user.to_dict(), settings)
+    except ConsoleError as problem:  # e.g. COMMBOX_ROLE_MAP cannot be read: nobody gets a role
+        log.error("no role for the signed-in user: %s", problem)
+        return None
+
+
+def _passwords(settings: Settings) -> dict[str, Role]:
+    """The roles with a password configured, by their Settings field."""
+    return {name: role for name, role in PASSWORD_ROLES.items() if getattr(settings, name) is not None}
 
 
 def _sign_out() -> None:
     st.session_state.pop(SIGNED_IN_AS, None)
     st.session_state.pop(CURRENT_USER, None)
+    st.session_state.pop(CURRENT_ROLE, None)
     if _oidc_signed_in():
         st.logout()
 
@@ -157,9 +173,12 @@ def _sign_in_page(settings: Settings, auth: Mapping[str, Any]) -> None:
                "tenant. Sign in to use it.")
     providers = oidc_providers(auth)
     if providers:
-        if _oidc_signed_in():  # signed in with the provider, but not on the allow-list
-            st.error(f"{inert(st.user.get('email') or 'This account')} may not use this console. "
-                     "Sign out and use an allowed account, or ask an administrator to add yours.",
+        if _oidc_signed_in():  # signed in with the provider, but no role here
+            who = inert(st.user.get("email") or st.user.get("name") or "this account")
+            unverified = st.user.get("email_verified") is False
+            st.error(f"Signed in as {who}, but no role is assigned to you"
+                     + (" (your provider says this e-mail address is not verified)" if unverified else "")
+                     + ". Sign out and use another account, or ask an administrator to give yours a role.",
                      icon=":material/block:")
             st.button("Sign out", key="gate_sign_out", icon=":material/logout:", on_click=_sign_out)
         else:
@@ -167,13 +186,16 @@ def _sign_in_page(settings: Settings, auth: Mapping[str, Any]) -> None:
                 label = f"Sign in with {provider}" if provider else "Sign in"
                 st.button(label, key=f"gate_login_{provider or 'default'}", icon=":material/login:",
                           on_click=st.login, args=(provider,) if provider else ())
-    if settings.admin_password_hash is not None:
+    if _passwords(settings):
         _password_form(settings)
 
 
 def _password_form(settings: Settings) -> None:
+    roles = _passwords(settings)
+    label = "Admin password" if list(roles.values()) == [Role.ADMIN] else "Password"
     with st.form(PASSWORD_FORM, clear_on_submit=True):
-        password = st.text_input("Admin password", type="password", key="gate_password")
+        password = st.text_input(label, type="password", key="gate_password",
+                                 help="Each role has its own password: " + ", ".join(roles.values()) + ".")
         submitted = st.form_submit_button("Sign in with password", icon=":material/key:")
     if not submitted:
         return
@@ -182,18 +204,26 @@ def _password_form(settings: Settings) -> None:
     if wait > 0:
         st.error(f"Too many failed sign-ins. Wait {math.ceil(wait)} s, then try again.", icon=":material/timer:")
         return
-    stored = PasswordHash.parse(settings.admin_password_hash.get_secret_value())  # validated by Settings
-    with _checks_at_once:
-        matches = bool(password) and verify_password(password, stored)
-    if matches:
+    role = _role_of_password(password, settings)
+    if role is not None:
         attempt_limiter.succeeded(session)
-        log.info("dashboard sign-in with the admin password (session %s)", session[:8])
-        st.session_state[SIGNED_IN_AS] = PASSWORD_USER
+        log.info("dashboard sign-in with the %s password (session %s)", role, session[:8])
+        st.session_state[SIGNED_IN_AS] = (PASSWORD_USER if role is Role.ADMIN else str(role), role)
         st.rerun()
     wait = attempt_limiter.failed(session)
-    log.warning("failed dashboard sign-in with the admin password (session %s); next attempt in %.0f s",
-                session[:8], wait)
+    log.warning("failed dashboard sign-in with a password (session %s); next attempt in %.0f s", session[:8], wait)
     st.error(f"Wrong password. The next attempt is possible in {math.ceil(wait)} s.", icon=":material/lock:")
+
+
+def _role_of_password(password: str, settings: Settings) -> Role | None:
+    """The role whose password this is (every role's is checked, so the time says nothing)."""
+    found = None
+    for name, role in _passwords(settings).items():
+        stored = PasswordHash.parse(getattr(settings, name).get_secret_value())  # validated by Settings
+        with _checks_at_once:
+            if bool(password) and verify_password(password, stored) and found is None:
+                found = role
+    return found
 
 
 def _refusal_page() -> None:

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import streamlit as st
 
+from commbox_core.access import Action
 from commbox_core.errors import ConsoleError
 from commbox_core.invitations.options import DEFAULT_VALIDITY, InvitationOptions
 from commbox_core.outputs.files import to_csv_bytes
@@ -53,6 +54,8 @@ def invitations_panel(console: Console, job_id: str | None) -> None:
         "redeemed_at": st.column_config.DatetimeColumn("redeemed (UTC)", format="YYYY-MM-DD HH:mm"),
     })
     pending = list(frame.loc[frame["state"] == "pending", "invitation_id"])
+    if not console.can(Action.MANAGE_INVITATIONS):
+        return
     left, middle, right = st.columns(3)
     chosen = left.multiselect("Revoke these", pending, key=f"revoke_pick_{job_id}", placeholder="pending invitations")
     if left.button("Revoke chosen", disabled=not chosen, key=f"revoke_{job_id}", icon=":material/block:"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from commbox_core.access import Action
 from ui.backend import Backend, backend
 from ui.gate import is_open_dashboard, sign_out_button, stop_unless_signed_in
 from ui.text import inert
@@ -11,15 +12,24 @@ from ui.text import inert
 BANNER_KEY = "mode-banner"  # also a CSS class (st-key-mode-banner): the e2e tests read the sandbox URL here
 
 
-def page_start(title: str, caption: str) -> Backend:
-    """Every page opens the same way: the mode banner, its title and what it is for."""
+def page_start(title: str, caption: str, needs: Action | None = None) -> Backend:
+    """Every page opens the same way: the mode banner, its title and what it is for. A page
+    that `needs` what the session's role may not do says so, and shows nothing else."""
     context = backend()
     stop_unless_signed_in(context.configured)
     mode_banner(context)
     sign_out_button()
     st.title(title, anchor=False)
+    if needs is not None and not context.console.can(needs):
+        refusal(context.console.role, needs)
+        st.stop()
     st.caption(caption)
     return context
+
+
+def refusal(role, action: Action) -> None:
+    """What a deep link to a page shows a role that may not use it."""
+    st.error(f"Your role ({role}) cannot {action}. Ask an administrator if you need to.", icon=":material/block:")
 
 
 def mode_banner(context: Backend) -> None:

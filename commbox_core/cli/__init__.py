@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import click
 
-from commbox_core.cli.output import PROG, run
+from commbox_core.cli.output import PROG, ROLE_KEY, run
 
 COMMANDS = {  # name -> (module, attribute), in the order --help lists them
     "bulk": ("commbox_core.cli.tickets", "bulk"),
@@ -36,14 +36,21 @@ class LazyGroup(click.Group):
         return getattr(importlib.import_module(module), attribute)
 
 
+ROLES = ("admin", "issuer", "analyst")  # commbox_core.access.Role, without importing it for --help
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-def app() -> None:
+@click.option("--as-role", type=click.Choice(ROLES), default="admin", show_default=True,
+              help="act under a narrower role (e.g. analyst for scripted exports: no links, no minting)")
+@click.pass_context
+def app(ctx: click.Context, as_role: str) -> None:
     """Mint CommBox login-bypass tickets, one or in bulk.
 
     Exit codes: 0 every row succeeded; 1 some rows failed; 2 nothing could run (bad usage,
     unreadable file, missing columns, no API URL or key, key refused, CommBox unreachable);
     130 cancelled with Ctrl-C. Tokens go to stdout or files only, never to stderr.
     """
+    ctx.meta[ROLE_KEY] = as_role
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from commbox_core.cli.output import ConsoleCommand, follow
+from commbox_core.cli.output import ConsoleCommand, acting_role, follow
 from commbox_core.cli.tickets import finished_report, make_folder, report_outcome
 from commbox_core.errors import ConsoleError
 
@@ -28,7 +28,7 @@ def console_for(ctx: click.Context, action_db: Path | None):
     from commbox_core.service.console import Console
 
     settings = load_settings()
-    console = Console.open(settings, db=action_db or ctx.obj)
+    console = Console.open(settings, db=action_db or ctx.obj, role=acting_role())
     ctx.call_on_close(console.close)  # opening it marked runs whose process is gone as interrupted
     return console
 

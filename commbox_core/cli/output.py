@@ -18,6 +18,13 @@ from commbox_core.errors import ConsoleError
 
 PROG = "python -m commbox_core"
 EXIT_FAILED_ROWS, EXIT_UNUSABLE, EXIT_CANCELLED = 1, 2, 130
+ROLE_KEY = "commbox.role"  # click's ctx.meta: the role given with --as-role (default admin)
+
+
+def acting_role() -> str:
+    """The role this command acts under: admin (the CLI holds the API key anyway) unless --as-role."""
+    context = click.get_current_context(silent=True)
+    return context.meta.get(ROLE_KEY, "admin") if context is not None else "admin"
 POLL_S = 0.2
 _TERMINAL_CONTROLS = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
 

@@ -10,7 +10,16 @@ from pathlib import Path
 
 import click
 
-from commbox_core.cli.output import EXIT_CANCELLED, EXIT_FAILED_ROWS, EXIT_UNUSABLE, Choice, ConsoleCommand, follow, say
+from commbox_core.cli.output import (
+    EXIT_CANCELLED,
+    EXIT_FAILED_ROWS,
+    EXIT_UNUSABLE,
+    Choice,
+    ConsoleCommand,
+    acting_role,
+    follow,
+    say,
+)
 from commbox_core.errors import ConsoleError
 
 KINDS = Choice(["agent", "customer"])
@@ -68,7 +77,7 @@ def opened_console(*, brand, channel, use_sandbox: bool, db: Path | None, concur
     settings = load_settings(overrides={"brand": brand, "channel_id": channel, "concurrency": concurrency,
                                         "rate_limit": rate_limit})
     with chosen_backend(settings, use_sandbox) as settings:
-        console = Console.open(settings, db=db, use_store=db is not None or store)
+        console = Console.open(settings, db=db, use_store=db is not None or store, role=acting_role())
         try:
             yield console
         finally:

@@ -51,11 +51,20 @@ ENV_NAMES = {
     "public_url": "COMMBOX_PUBLIC_URL",
     # The dashboard's access gate (see ui/gate.py and the README's "Securing the dashboard").
     "admin_password_hash": "COMMBOX_ADMIN_PASSWORD_HASH",
+    "issuer_password_hash": "COMMBOX_ISSUER_PASSWORD_HASH",
+    "analyst_password_hash": "COMMBOX_ANALYST_PASSWORD_HASH",
+    # Roles (commbox_core/access.py): from the ID token's claim, and/or from allow-lists.
+    "role_claim": "COMMBOX_ROLE_CLAIM",
+    "role_map": "COMMBOX_ROLE_MAP",
+    "admin_emails": "COMMBOX_ADMIN_EMAILS",
+    "issuer_emails": "COMMBOX_ISSUER_EMAILS",
+    "analyst_emails": "COMMBOX_ANALYST_EMAILS",
     "allowed_emails": "COMMBOX_ALLOWED_EMAILS",
     "allowed_domain": "COMMBOX_ALLOWED_DOMAIN",
     "allow_open_dashboard": "COMMBOX_ALLOW_OPEN_DASHBOARD",
 }
-SECRET_FIELDS = frozenset({"api_key", "admin_password_hash"})
+PASSWORD_FIELDS = ("admin_password_hash", "issuer_password_hash", "analyst_password_hash")
+SECRET_FIELDS = frozenset({"api_key", *PASSWORD_FIELDS})
 URL_FIELDS = ("api_url", "login_url", "chat_url", "public_url")
 
 
@@ -91,7 +100,14 @@ class Settings(BaseModel):
     admin_password_hash: SecretStr | None = Field(
         None, description="Shared admin password as scrypt$n$r$p$salt$hash (python -m commbox_core hash-password)"
     )
-    allowed_emails: str | None = Field(None, description="OIDC sign-in: comma-separated emails allowed in")
+    issuer_password_hash: SecretStr | None = Field(None, description="Password of the issuer role, hashed the same way")
+    analyst_password_hash: SecretStr | None = Field(None, description="Password of the analyst role, hashed the same way")
+    role_claim: str = Field("roles", description="ID-token claim holding the user's roles or groups (a list or a string)")
+    role_map: str | None = Field(None, description="Provider groups to roles, e.g. ccadmins=admin,onboarding=issuer,bi=analyst")
+    admin_emails: str | None = Field(None, description="OIDC: addresses and @domains given the admin role")
+    issuer_emails: str | None = Field(None, description="OIDC: addresses and @domains given the issuer role")
+    analyst_emails: str | None = Field(None, description="OIDC: addresses and @domains given the analyst role")
+    allowed_emails: str | None = Field(None, description="OIDC sign-in: comma-separated emails allowed in (as admins)")
     allowed_domain: str | None = Field(None, description="OIDC sign-in: email domain allowed in, e.g. example.com")
     allow_open_dashboard: bool = Field(False, description="Serve a live dashboard with no sign-in (not advised)")
     sandbox: bool = Field(False, description="True when pointed at the embedded sandbox")
@@ -118,7 +134,7 @@ class Settings(BaseModel):
     def _zero_means_none(cls, value: float | None) -> float | None:
         return value or None
 
-    @field_validator("admin_password_hash")
+    @field_validator(*PASSWORD_FIELDS)
     @classmethod
     def _password_hash_format(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None or not value.get_secret_value().strip():

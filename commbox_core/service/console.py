@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from commbox_core.access import RULES, Action, PermissionDenied, Role, allowed
 from commbox_core.api.client import CommBoxClient
 from commbox_core.api.probe import ConnectionVerdict, connection_probe, explain_probe
 from commbox_core.config.settings import Settings
@@ -23,18 +24,16 @@ from commbox_core.errors import ConsoleError
 from commbox_core.fields import Kind
 from commbox_core.invitations.options import InvitationOptions
 from commbox_core.invitations.redeem import Redeemer
-from commbox_core.outputs.files import to_csv_bytes
-from commbox_core.outputs.history import history_frame, stored_outcomes, stored_runs_frame
-from commbox_core.runs.results import RowResult, RunReport, estimated_rate
+from commbox_core.outputs.history import history_frame
+from commbox_core.runs.results import RowResult, estimated_rate
 from commbox_core.runs.runner import issue_ticket
 from commbox_core.service.batch import RunResult, issue
 from commbox_core.service.invites import Invitations
-from commbox_core.service.job_records import rebuild_table, sha256_of
+from commbox_core.service.job_records import sha256_of
 from commbox_core.service.jobs import Job
 from commbox_core.service.manager import JobManager
-from commbox_core.storage import invitations as stored_invitations
-from commbox_core.storage.audit import CLI_USER, AuditFilter, audit_frame, audit_ticket, audit_users
-from commbox_core.storage.records import StoredJob, StoredRow
+from commbox_core.service.records import RunRecords
+from commbox_core.storage.audit import CLI_USER, AuditEntry, audit, audit_ticket
 from commbox_core.storage.store import JobStore, default_store_path
 from commbox_core.tables.columns import ColumnMatch, check_columns, match_columns
 from commbox_core.tables.edits import rows_of
@@ -54,28 +53,43 @@ class Upload:
     sha256: str
 
 
-class Console:
+class Console(RunRecords):
     def __init__(self, settings: Settings, *, jobs: JobManager | None = None, store: JobStore | None = None,
-                 user: str = CLI_USER):
+                 user: str = CLI_USER, role: Role = Role.ADMIN):
         self.settings = settings
         self.jobs = jobs if jobs is not None else JobManager(store)
         self.user = user
+        self.role = Role(role)
         self._owned_sandbox = None  # a sandbox this console started, stopped by close()
 
     @classmethod
     def open(cls, settings: Settings, *, db: Path | str | None = None, user: str = CLI_USER,
-             use_store: bool = True) -> Console:
+             use_store: bool = True, role: Role = Role.ADMIN) -> Console:
         """A console over the job store at `db` (default: <data_dir>/console.sqlite3), with the
         retention period applied; use_store=False keeps runs in memory only."""
         if not use_store:
-            return cls(settings, user=user)
+            return cls(settings, user=user, role=role)
         store = JobStore(db or default_store_path(settings))
         store.apply_retention(settings.retention_days)
-        return cls(settings, store=store, user=user)
+        return cls(settings, store=store, user=user, role=role)
 
-    def acting_as(self, user: str, settings: Settings | None = None) -> Console:
-        """The same runs and store, for another user (or other settings)."""
-        return Console(settings or self.settings, jobs=self.jobs, user=user)
+    def acting_as(self, user: str, settings: Settings | None = None, role: Role | None = None) -> Console:
+        """The same runs and store, for another user (or other settings, or another role)."""
+        return Console(settings or self.settings, jobs=self.jobs, user=user, role=role or self.role)
+
+    # ---- roles (commbox_core.access) -----------------------------------------------------------
+    def can(self, action: Action, *, owner: str | None = None) -> bool:
+        """Whether this console's role may take `action` (on a run started by `owner`)."""
+        return allowed(self.role, action, owner=owner, user=self.user)
+
+    def require(self, action: Action, *, owner: str | None = None) -> None:
+        """Raise PermissionDenied, audited as refused, unless the role may take `action`."""
+        if self.can(action, owner=owner):
+            return
+        audit(self.store, [AuditEntry(self.user, self.settings.api_host, "", "refused", action=str(action),
+                                      role=str(self.role))], now=True)
+        detail = " of runs started by others" if self.role in RULES[action] else ""
+        raise PermissionDenied(self.role, action, detail)
 
     @property
     def store(self) -> JobStore | None:
@@ -114,10 +128,12 @@ class Console:
 
     def issue(self, source, kind: Kind | str, **options) -> RunResult:
         """Tickets for every row of a DataFrame or a CSV path, waited for; see service.batch.issue."""
+        self.require(Action.ISSUE)
         return issue(self, source, kind, **options)
 
     def runs(self, limit: int = 200) -> pd.DataFrame:
         """Past runs, newest first (the store's, with live figures for this process's runs)."""
+        self.require(Action.READ_HISTORY)
         if self.store is None:
             return history_frame(self.jobs.list(), datetime.now(UTC))
         return self.history_frame(limit)
@@ -146,12 +162,13 @@ class Console:
     # ---- one ticket ------------------------------------------------------------------------
     def issue_ticket(self, request: TicketRequest) -> RowResult:
         """One ticket now, audited. Raises ConfigError when its kind of link cannot be built."""
+        self.require(Action.ISSUE)
         client = CommBoxClient.from_settings(self.settings)
         try:
             result = issue_ticket(client, LinkBuilder(self.settings), request)
         finally:
             client.close()
-        audit_ticket(self.store, self.user, self.settings.api_host, request, result)
+        audit_ticket(self.store, self.user, self.settings.api_host, request, result, role=str(self.role))
         if self.store is not None:
             self.store.flush()  # in the audit log before the person can look for it
         return result
@@ -172,6 +189,7 @@ class Console:
 
     def check_connection(self) -> ConnectionVerdict:
         """A real ticket request for a made-up agent; see api.probe. Retries little: a person waits."""
+        self.require(Action.CHECK_CONNECTION)
         quick = self.settings.replace(max_retries=1, backoff_base=0.2, backoff_max=1.0)
         client = CommBoxClient.from_settings(quick)
         try:
@@ -188,101 +206,56 @@ class Console:
         with the person's edits); `source_sha256` the uploaded bytes' hash, for the record;
         `listeners` get every row's result as it lands (e.g. a WorkbookStream's add). With
         `invitations`, every valid row gets an invitation link (minted into a ticket at its click)."""
+        self.require(Action.ISSUE)
         settings = self.settings
         if concurrency is not None and concurrency != settings.concurrency:
             settings = settings.replace(concurrency=concurrency)
         return self.jobs.start(settings, table, prepared, kind, source_name=table.filename, started_by=self.user,
                                source_sha256=source_sha256, plan=plan, listeners=listeners,
-                               invitations=invitations)
+                               invitations=invitations, role=str(self.role))
 
     def job(self, job_id: str | None) -> Job | None:
-        """A run this process holds (with its links), or None."""
-        return self.jobs.get(job_id)
+        """A run this process holds (with its links), or None; None too when this role may not see
+        that run's links (an analyst, or an issuer and another's run): its stored view is for them."""
+        job = self.jobs.get(job_id)
+        if job is None or not self.can(Action.SEE_LINKS, owner=job.started_by):
+            return None
+        return job
 
     def follow_ups(self, job: Job) -> list[Job]:
-        return [j for j in self.jobs.list() if j.parent_id == job.id]
+        return [j for j in self.jobs.list() if j.parent_id == job.id and self.can(Action.SEE_LINKS, owner=j.started_by)]
 
     def cancel(self, job_id: str) -> None:
+        self.require(Action.FOLLOW_UP)
         job = self.jobs.get(job_id)
         if job is None:
             raise ConsoleError(f"run {job_id} is not running in this process")
         job.cancel()
 
     def resume(self, job_id: str) -> Job:
-        return self.jobs.resume(job_id, self.settings, started_by=self.user)
+        self.require(Action.FOLLOW_UP)
+        return self.jobs.resume(job_id, self.settings, started_by=self.user, role=str(self.role))
 
     def retry_failed(self, job: Job) -> Job:
-        return self.jobs.retry_failed(job, started_by=self.user)
+        self.require(Action.FOLLOW_UP)
+        return self.jobs.retry_failed(job, started_by=self.user, role=str(self.role))
 
     def resend_edited(self, job: Job, edited: InputTable, rows: Sequence[int]) -> Job:
         """Rows edited after the run, validated again with the run's plan, sent as a follow-up."""
+        self.require(Action.FOLLOW_UP)
         if job.plan is None:
             raise ConsoleError(f"run {job.id} kept no column mapping: upload the file again")
         prepared = prepare_rows(rows_of(edited, rows), job.plan.mapping, job.kind, job.plan.defaults)
-        return self.jobs.resend(job, edited, prepared, started_by=self.user)
+        return self.jobs.resend(job, edited, prepared, started_by=self.user, role=str(self.role))
 
     def reissue_expired(self, job: Job) -> Job:
-        return self.jobs.reissue_expired(job, started_by=self.user)
+        self.require(Action.FOLLOW_UP)
+        return self.jobs.reissue_expired(job, started_by=self.user, role=str(self.role))
 
     def reissue_lost(self, job_id: str) -> Job:
         """New tickets for the rows of a stored run that got one in a process that is gone."""
-        return self.jobs.reissue_stored(job_id, self.settings, started_by=self.user)
-
-    def stored_report(self, job_id: str) -> tuple[InputTable, RunReport]:
-        """A stored run as its table and report, without links (tokens are never stored)."""
-        job, rows = self.stored_run(job_id)
-        report = RunReport(
-            kind=Kind(job.kind), results=[row.result() for row in rows], started_at=job.created_at,
-            finished_at=job.finished_at or datetime.now(UTC), requests_sent=sum(row.attempts for row in rows),
-            stopped_reason=job.status.stop_reason,
-        )
-        return rebuild_table(job, rows), report
-
-    # ---- history and audit -------------------------------------------------------------------
-    def stored_job(self, job_id: str) -> StoredJob | None:
-        """A run the store knows (any process's), or None."""
-        if self.store is None:
-            return None
-        found = self.store.jobs(1, job_id)
-        return found[0] if found else None
-
-    def stored_run(self, job_id: str) -> tuple[StoredJob, list[StoredRow]]:
-        """A stored run and its rows (values as given, outcomes, fingerprints: never a token).
-        Raises ConsoleError naming the store when it has no such run."""
-        store = self._need_store()
-        return store.job(job_id), store.rows(job_id)
-
-    def history(self, limit: int = 200) -> list[StoredJob]:
-        return self.store.jobs(limit) if self.store is not None else []
-
-    def history_frame(self, limit: int = 200) -> pd.DataFrame:
-        """One line per stored run, with live figures for the runs this process holds."""
-        return stored_runs_frame(self.history(limit), {job.id: job for job in self.jobs.list()})
-
-    def outcomes(self, job_id: str) -> pd.DataFrame:
-        """A run's outcomes for analysts: no link, no token (safe to keep and share)."""
-        return self.outcome_file(job_id)[0]
-
-    def outcome_file(self, job_id: str) -> tuple[pd.DataFrame, bytes]:
-        """The outcomes as a table and as CSV (a finished run in this process: built once)."""
-        job = self.jobs.get(job_id)
-        if job is not None:
-            return job.outcome_file()
-        record, rows = self.stored_run(job_id)
-        frame = stored_outcomes(rows, record.kind)
-        return frame, to_csv_bytes(frame)
-
-    def audit(self, wanted: AuditFilter = AuditFilter(), limit: int = 10_000) -> pd.DataFrame:
-        return audit_frame(self._need_store(), wanted, limit)
-
-    def audit_users(self) -> list[str]:
-        return audit_users(self._need_store())
-
-    def purge(self, job_id: str) -> None:
-        """Forget a run's personal data (row values, its invitations' people: those still pending
-        stop working); outcomes and counts stay."""
-        self._need_store().purge_pii(job_id)
-        stored_invitations.purge_job(self._need_store(), job_id)
+        self.require(Action.FOLLOW_UP)
+        return self.jobs.reissue_stored(job_id, self.settings, started_by=self.user, role=str(self.role))
 
     def _need_store(self) -> JobStore:
         if self.store is None:

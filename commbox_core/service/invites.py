@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
+from commbox_core.access import Action
 from commbox_core.errors import ConsoleError
 from commbox_core.invitations.issue import check_can_issue, invitation_result, new_invitation
 from commbox_core.invitations.options import InvitationOptions
@@ -45,6 +46,7 @@ class Invitations:
 
     def issue_one(self, request: TicketRequest, options: InvitationOptions = InvitationOptions()) -> RowResult:
         """One invitation for one person (the single-ticket form): its link is in the result's url."""
+        self._console.require(Action.ISSUE)
         settings = self._console.settings
         check_can_issue(settings.public_url, self._console.store)
         LinkBuilder(settings).check(request.kind)
@@ -54,6 +56,7 @@ class Invitations:
         return invitation_result(1, token, item, settings.public_url)
 
     def list(self, job_id: str | None = None) -> list[StoredInvitation]:
+        self._console.require(Action.READ_HISTORY)
         return stored.of_job(self._store, job_id)
 
     def frame(self, job_id: str | None = None, now: datetime | None = None) -> pd.DataFrame:
@@ -71,14 +74,15 @@ class Invitations:
 
     def revoke(self, invitation_ids: list[str]) -> list[str]:
         """Revoke these (those still pending); returns the ids revoked."""
-        for invitation_id in invitation_ids:
-            self.get(invitation_id)  # an unknown id is a mistake worth saying
+        for invitation_id in invitation_ids:  # an unknown id is a mistake worth saying
+            self._console.require(Action.MANAGE_INVITATIONS, owner=self.get(invitation_id).created_by)
         done = stored.revoke(self._store, invitation_ids, by=self._console.user)
         self._audit("revoke", done)
         return done
 
     def revoke_run(self, job_id: str) -> list[str]:
-        self._console.stored_run(job_id)  # says so when there is no such run
+        record, _ = self._console.stored_run(job_id)  # says so when there is no such run
+        self._console.require(Action.MANAGE_INVITATIONS, owner=record.started_by)
         done = stored.revoke(self._store, job_id=job_id, by=self._console.user)
         self._audit("revoke", done, job_id=job_id)
         return done
@@ -95,6 +99,7 @@ class Invitations:
         return [self._resend_one(item) for item in self.list(job_id) if item.state(now) is InvitationState.PENDING]
 
     def _resend_one(self, old: StoredInvitation) -> NewLink:
+        self._console.require(Action.MANAGE_INVITATIONS, owner=old.created_by)
         state = old.state()
         if state in (InvitationState.REDEEMED, InvitationState.REVOKED) or old.request is None:
             raise ConsoleError(f"invitation {old.id} is {state}: only a pending or expired one can be re-sent")
@@ -113,7 +118,8 @@ class Invitations:
         console = self._console
         entries = [AuditEntry(console.user, console.settings.api_host, str(request.kind) if request else "",
                               "ok", action=action, brand=request.brand if request else "",
-                              subject=request.subject if request else "", job_id=job_id, invitation_id=each)
+                              subject=request.subject if request else "", job_id=job_id, invitation_id=each,
+                              role=str(console.role))
                    for each in ids]
         audit(console.store, entries, now=True)
 

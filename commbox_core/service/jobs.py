@@ -41,6 +41,7 @@ class Job:
     settings: Settings
     source_name: str = ""
     started_by: str = ""
+    role: str | None = None  # the role it was started under (for the audit log)
     parent_id: str | None = None
     purpose: Purpose = Purpose.RUN
     plan: RunPlan | None = None  # how the rows were read: to validate edited rows again
@@ -125,9 +126,9 @@ class Job:
             if request is not None and result.invitation_id is not None:
                 audit(self.store, [AuditEntry(user, self.settings.api_host, str(request.kind), "ok", action="invite",
                                               brand=request.brand, subject=request.subject, job_id=self.id,
-                                              invitation_id=result.invitation_id)])
+                                              invitation_id=result.invitation_id, role=self.role)])
             elif request is not None:
-                audit_ticket(self.store, user, self.settings.api_host, request, result, self.id)
+                audit_ticket(self.store, user, self.settings.api_host, request, result, self.id, role=self.role)
 
     @cached_property
     def _requests(self) -> dict:

@@ -65,6 +65,7 @@ class JobManager:
         plan: RunPlan | None = None,
         listeners: Iterable[Callable[[RowResult], None]] = (),
         invitations: InvitationOptions | None = None,
+        role: str | None = None,
     ) -> Job:
         """Start a run. The plan, kept in the store, lets a restarted server validate edited rows again;
         each listener is called with every row's result as it lands (from the runner's threads).
@@ -74,13 +75,13 @@ class JobManager:
             id=uuid.uuid4().hex[:12], kind=kind, table=table, prepared=prepared, runner=None,
             settings=settings, source_name=source_name, started_by=started_by,
             parent_id=parent_id, purpose=Purpose(purpose), plan=plan, store=self.store, listeners=list(listeners),
-            invitations=invitations,
+            invitations=invitations, role=role,
         )
         if self.store is not None:
             self.store.create_job(job_record(job, source_sha256), row_records(table, prepared))
         return self._launch(job)
 
-    def resume(self, job_id: str, settings: Settings, *, started_by: str = "") -> Job:
+    def resume(self, job_id: str, settings: Settings, *, started_by: str = "", role: str | None = None) -> Job:
         """Go on with a stored job that did not finish: send only the rows never answered or
         whose error may change on retry. Rows that got a ticket are never sent again."""
         if self.store is None:
@@ -101,7 +102,7 @@ class JobManager:
             id=job_id, kind=Kind(stored.kind), table=rebuild_table(stored, rows), prepared=prepared, runner=None,
             settings=settings, source_name=stored.source_name, started_by=started_by or stored.started_by,
             parent_id=stored.parent_id, purpose=stored.purpose, plan=RunPlan.from_record(stored.plan),
-            created_at=stored.created_at, store=self.store, invitations=invitations,
+            created_at=stored.created_at, store=self.store, invitations=invitations, role=role,
             to_send=[p for p in prepared if p.row in to_send],
             earlier={row.row: row.result() for row in rows if row.row not in to_send},
         )
@@ -147,28 +148,28 @@ class JobManager:
                 self.store.set_status(job.id, job.status, job.error)
                 self.store.flush()
 
-    def retry_failed(self, job: Job, *, started_by: str) -> Job:
+    def retry_failed(self, job: Job, *, started_by: str, role: str | None = None) -> Job:
         """A new job for the rows whose error may change on retry."""
         retryable = {r.row for r in job.results() if r.retryable}
-        return self._child(job, [p for p in job.prepared if p.row in retryable], Purpose.RETRY, started_by)
+        return self._child(job, [p for p in job.prepared if p.row in retryable], Purpose.RETRY, started_by, role=role)
 
-    def resend(self, job: Job, table: InputTable, rows: list[PreparedRow], *, started_by: str) -> Job:
+    def resend(self, job: Job, table: InputTable, rows: list[PreparedRow], *, started_by: str, role: str | None = None) -> Job:
         """A new job for rows edited after the run (validated again with the run's plan)."""
-        return self._child(job, rows, Purpose.RETRY, started_by, table=table)
+        return self._child(job, rows, Purpose.RETRY, started_by, table=table, role=role)
 
-    def reissue_expired(self, job: Job, *, now: datetime | None = None, started_by: str) -> Job:
+    def reissue_expired(self, job: Job, *, now: datetime | None = None, started_by: str, role: str | None = None) -> Job:
         """A new job for the rows whose links have expired (tokens are short-lived)."""
         now = now or datetime.now(UTC)
         expired = {r.row for r in job.results() if r.ok and r.expires_at and r.expires_at <= now}
-        return self._child(job, [p for p in job.prepared if p.row in expired], Purpose.REISSUE, started_by)
+        return self._child(job, [p for p in job.prepared if p.row in expired], Purpose.REISSUE, started_by, role=role)
 
-    def reissue_lost(self, job: Job, *, started_by: str = "") -> Job:
+    def reissue_lost(self, job: Job, *, started_by: str = "", role: str | None = None) -> Job:
         """A new job for the rows that got a ticket in a process that is gone: their links
         were never kept, so the only way to hand them out is to ask again."""
         lost = {r.row for r in job.results() if r.ok and not r.url}
-        return self._child(job, [p for p in job.prepared if p.row in lost], Purpose.REISSUE, started_by)
+        return self._child(job, [p for p in job.prepared if p.row in lost], Purpose.REISSUE, started_by, role=role)
 
-    def reissue_stored(self, job_id: str, settings: Settings, *, started_by: str) -> Job:
+    def reissue_stored(self, job_id: str, settings: Settings, *, started_by: str, role: str | None = None) -> Job:
         """A new run for the rows of a stored run that got a ticket: their links were never kept."""
         stored, rows = self._stored(job_id)
         lost = {row.row for row in rows if row.outcome == "ok"}
@@ -179,7 +180,7 @@ class JobManager:
             settings, rebuild_table(stored, rows), prepared, Kind(stored.kind), source_name=stored.source_name,
             started_by=started_by, parent_id=stored.id, purpose=Purpose.REISSUE,
             source_sha256=stored.source_sha256, plan=RunPlan.from_record(stored.plan),
-            invitations=InvitationOptions.from_record(stored.options.get("invitations")),
+            invitations=InvitationOptions.from_record(stored.options.get("invitations")), role=role,
         )
 
     def _stored(self, job_id: str):
@@ -188,12 +189,13 @@ class JobManager:
         return self.store.job(job_id), self.store.rows(job_id)
 
     def _child(self, job: Job, rows: list[PreparedRow], purpose: Purpose, started_by: str,
-               table: InputTable | None = None) -> Job:
+               table: InputTable | None = None, role: str | None = None) -> Job:
         if not rows:
             raise ConsoleError(f"no rows to {purpose}")
         return self.start(
             job.settings, table if table is not None else job.table, rows, job.kind, source_name=job.source_name,
             started_by=started_by, parent_id=job.id, purpose=purpose, plan=job.plan, invitations=job.invitations,
+            role=role,
         )
 
     def _forget_old(self) -> None:

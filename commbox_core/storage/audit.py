@@ -20,13 +20,14 @@ from commbox_core.vocabulary import ErrorCode
 
 CLI_USER = "cli"
 COLUMNS = ["at", "user", "tenant_host", "kind", "brand", "subject", "one_time_use", "outcome", "error_code",
-           "fingerprint", "job_id", "action", "invitation_id", "client", "user_agent"]
+           "fingerprint", "job_id", "action", "invitation_id", "client", "user_agent", "role"]
 MAX_USER_AGENT = 300
 
 
 @dataclass(frozen=True)
 class AuditEntry:
-    """One line of the log; `action` is ticket (asked CommBox for one), invite, redeem or revoke."""
+    """One line of the log; `action` is ticket (asked CommBox for one), invite, redeem, revoke, or
+    for a refused action (outcome "refused") what was asked."""
 
     user: str
     tenant_host: str
@@ -42,12 +43,13 @@ class AuditEntry:
     invitation_id: str | None = None
     client: str | None = None
     user_agent: str | None = None
+    role: str | None = None
 
     def values(self) -> tuple:
         agent = self.user_agent[:MAX_USER_AGENT] if self.user_agent else None
         return (now_iso(), self.user, self.tenant_host, self.kind, self.brand, self.subject, int(self.one_time_use),
                 self.outcome, self.error_code, self.fingerprint, self.job_id, self.action, self.invitation_id,
-                self.client, agent)
+                self.client, agent, self.role)
 
 
 _INSERT = f"INSERT INTO audit ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
@@ -75,7 +77,7 @@ def audit(store: JobStore | None, entries: list[AuditEntry], *, now: bool = Fals
 
 
 def audit_ticket(store: JobStore | None, user: str, tenant_host: str, request: TicketRequest, result: RowResult,
-                 job_id: str | None = None) -> None:
+                 job_id: str | None = None, role: str | None = None) -> None:
     """Log one answered request (rows refused locally or never sent are not tickets asked for)."""
     if store is None or result.error_code in (ErrorCode.INVALID, ErrorCode.NOT_ATTEMPTED):
         return
@@ -83,7 +85,7 @@ def audit_ticket(store: JobStore | None, user: str, tenant_host: str, request: T
         user, tenant_host, str(request.kind), "ok" if result.ok else "failed", brand=request.brand,
         subject=request.subject, one_time_use=request.oneTimeUse,
         error_code=str(result.error_code) if result.error_code else None, fingerprint=result.token_fingerprint,
-        job_id=job_id)])
+        job_id=job_id, role=role)])
 
 
 @dataclass(frozen=True)

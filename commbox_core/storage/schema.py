@@ -115,6 +115,11 @@ MIGRATIONS: list[str] = [
     ALTER TABLE audit ADD COLUMN client TEXT;
     ALTER TABLE audit ADD COLUMN user_agent TEXT;
     """,
+    # 4: the role each entry was made under (admin, issuer, analyst; NULL before roles, and for
+    # a recipient's click), and refused actions, which are audited too.
+    """
+    ALTER TABLE audit ADD COLUMN role TEXT;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,90 @@
+"""The application service's read side, for every role: stored runs and their outcomes (never a
+link), History's list, the audit log; and purging a run's personal data. Console inherits it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pandas as pd
+
+from commbox_core.access import Action
+from commbox_core.fields import Kind
+from commbox_core.outputs.files import to_csv_bytes
+from commbox_core.outputs.history import stored_outcomes, stored_runs_frame
+from commbox_core.runs.results import RunReport
+from commbox_core.service.job_records import rebuild_table
+from commbox_core.storage import invitations as stored_invitations
+from commbox_core.storage.audit import AuditFilter, audit_frame, audit_users
+from commbox_core.storage.records import StoredJob, StoredRow
+from commbox_core.tables.read import InputTable
+
+
+class RunRecords:
+    """Needs, from the class it is mixed into: store, jobs, require(action), _need_store()."""
+
+    def stored_report(self, job_id: str) -> tuple[InputTable, RunReport]:
+        """A stored run as its table and report, without links (tokens are never stored)."""
+        self.require(Action.READ_HISTORY)
+        job, rows = self.stored_run(job_id)
+        report = RunReport(
+            kind=Kind(job.kind), results=[row.result() for row in rows], started_at=job.created_at,
+            finished_at=job.finished_at or datetime.now(UTC), requests_sent=sum(row.attempts for row in rows),
+            stopped_reason=job.status.stop_reason,
+        )
+        return rebuild_table(job, rows), report
+
+    # ---- history and audit -------------------------------------------------------------------
+    def stored_job(self, job_id: str) -> StoredJob | None:
+        """A run the store knows (any process's), or None."""
+        if self.store is None:
+            return None
+        found = self.store.jobs(1, job_id)
+        return found[0] if found else None
+
+    def stored_run(self, job_id: str) -> tuple[StoredJob, list[StoredRow]]:
+        """A stored run and its rows (values as given, outcomes, fingerprints: never a token).
+        Raises ConsoleError naming the store when it has no such run."""
+        self.require(Action.READ_HISTORY)
+        store = self._need_store()
+        return store.job(job_id), store.rows(job_id)
+
+    def history(self, limit: int = 200) -> list[StoredJob]:
+        self.require(Action.READ_HISTORY)
+        return self.store.jobs(limit) if self.store is not None else []
+
+    def history_frame(self, limit: int = 200) -> pd.DataFrame:
+        """One line per stored run, with live figures for the runs this process holds."""
+        return stored_runs_frame(self.history(limit), {job.id: job for job in self.jobs.list()})
+
+    def outcomes(self, job_id: str) -> pd.DataFrame:
+        """A run's outcomes for analysts: no link, no token (safe to keep and share)."""
+        return self.outcome_file(job_id)[0]
+
+    def outcome_file(self, job_id: str) -> tuple[pd.DataFrame, bytes]:
+        """The outcomes as a table and as CSV (a finished run in this process: built once)."""
+        self.require(Action.READ_HISTORY)
+        job = self.jobs.get(job_id)
+        if job is not None:
+            return job.outcome_file()
+        record, rows = self.stored_run(job_id)
+        frame = stored_outcomes(rows, record.kind)
+        return frame, to_csv_bytes(frame)
+
+    def audit(self, wanted: AuditFilter = AuditFilter(), limit: int = 10_000) -> pd.DataFrame:
+        self.require(Action.READ_AUDIT)
+        return audit_frame(self._need_store(), wanted, limit)
+
+    def audit_file(self, wanted: AuditFilter = AuditFilter()) -> bytes:
+        """The log's entries matching `wanted`, every one of them, as CSV (admins only)."""
+        self.require(Action.EXPORT_AUDIT)
+        return to_csv_bytes(audit_frame(self._need_store(), wanted, limit=-1))
+
+    def audit_users(self) -> list[str]:
+        return audit_users(self._need_store())
+
+    def purge(self, job_id: str) -> None:
+        """Forget a run's personal data (row values, its invitations' people: those still pending
+        stop working); outcomes and counts stay."""
+        self.require(Action.PURGE)
+        self._need_store().purge_pii(job_id)
+        stored_invitations.purge_job(self._need_store(), job_id)
