@@ -208,3 +208,33 @@ def test_oidc_sign_in_with_a_domain_allow_list(clean_env, live, user, admitted):
     elif user["is_logged_in"]:
         assert any("but no role is assigned to you" in plain(e.value) for e in app.error)
         assert [b.label for b in app.button] == ["Sign out"]
+
+
+ROLE_PASSWORDS = {Role.ADMIN: "admin pass phrase", Role.ISSUER: "issuer pass phrase", Role.ANALYST: "analyst phrase"}
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_each_roles_password_signs_in_as_that_role(new_app, live, role):
+    hashes = {f"COMMBOX_{r.upper()}_PASSWORD_HASH": hash_password(p, n=2**10) for r, p in ROLE_PASSWORDS.items()}
+    app = new_app(**live, **hashes)
+    assert [t.value for t in app.title] == ["Sign in"] and app.text_input(key="gate_password").label == "Password"
+    sign_in(app, ROLE_PASSWORDS[role])
+    assert_no_exception(app)
+    assert app.session_state[ui.gate.CURRENT_ROLE] == role
+    app.switch_page("app_pages/bulk_tickets.py").run()
+    if role is Role.ANALYST:  # a deep link says why, and shows nothing of the page
+        assert any("Your role (analyst) cannot issue tickets" in e.value for e in app.error)
+        assert not app.file_uploader
+    else:
+        assert app.file_uploader
+    app.switch_page("app_pages/history.py").run()
+    assert_no_exception(app)
+
+
+def test_a_wrong_password_slows_every_role_down(new_app, live):
+    hashes = {f"COMMBOX_{r.upper()}_PASSWORD_HASH": hash_password(p, n=2**10) for r, p in ROLE_PASSWORDS.items()}
+    app = new_app(**live, **hashes)
+    sign_in(app, "guess")
+    assert any("Wrong password" in e.value for e in app.error)
+    sign_in(app, ROLE_PASSWORDS[Role.ISSUER])
+    assert any("Too many failed sign-ins" in e.value for e in app.error) and not shows_dashboard(app)
