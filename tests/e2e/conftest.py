@@ -34,23 +34,25 @@ START_TIMEOUT_S = 45
 expect.set_options(timeout=20_000)
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
 
 
-def start_dashboard(env: dict[str, str], log_name: str) -> tuple[subprocess.Popen, str]:
-    """`streamlit run serve.py` (the dashboard and its invitation pages, as `make run`) on a free port with these COMMBOX_* settings (none other from this
-    process), its output in test-artifacts/<log_name>; returns once it answers its health check."""
-    port = _free_port()
+def start_dashboard(env: dict[str, str], log_name: str, *, port: int | None = None,
+                    args: tuple[str, ...] = ()) -> tuple[subprocess.Popen, str]:
+    """`streamlit run serve.py` (the dashboard and its invitation pages, as `make run`) on a free
+    port (or `port`) with these COMMBOX_* settings (none other from this process) and extra
+    Streamlit `args`, its output in test-artifacts/<log_name>; returns once it answers its health check."""
+    port = port or free_port()
     clean = {name: value for name, value in os.environ.items() if not name.startswith("COMMBOX_")}
     clean |= {"STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none", "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
     ARTIFACTS.mkdir(exist_ok=True)
     with (ARTIFACTS / log_name).open("wb") as log:  # the child keeps its own copy of the handle
         server = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "serve.py", "--server.port", str(port),
-             "--server.address", "127.0.0.1", "--server.headless", "true"],
+             "--server.address", "127.0.0.1", "--server.headless", "true", *args],
             cwd=ROOT, env=clean | env, stdout=log, stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}"
