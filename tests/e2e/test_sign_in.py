@@ -127,6 +127,11 @@ def test_an_analyst_gets_no_link_anywhere_and_a_deep_link_says_why(page, provide
         caught.value.save_as(path)
         files.append(path.read_text(encoding="utf-8-sig"))
     assert "john.d" in files[0] + files[1]
+    for address in ("", "/settings"):
+        page.goto(f"{sso_dashboard}{address}")
+        wait_for_app(page)
+        seen.append(page.locator("[data-testid='stMain']").inner_text())
+    assert "Check connection" not in seen[-2]  # Home offers an analyst nothing that asks CommBox
     everything = "\n".join(seen + files)
     assert "ta=" not in everything and "/invite/" not in everything and "join.example.com" not in everything
     expect(page.get_by_role("button", name="Resume")).to_have_count(0)
