@@ -194,8 +194,9 @@ def _password_form(settings: Settings) -> None:
     roles = _passwords(settings)
     label = "Admin password" if list(roles.values()) == [Role.ADMIN] else "Password"
     with st.form(PASSWORD_FORM, clear_on_submit=True):
+        several = len(roles) > 1
         password = st.text_input(label, type="password", key="gate_password",
-                                 help="Each role has its own password: " + ", ".join(roles.values()) + ".")
+                                 help="Each role has its own password: " + ", ".join(roles.values()) if several else None)
         submitted = st.form_submit_button("Sign in with password", icon=":material/key:")
     if not submitted:
         return
