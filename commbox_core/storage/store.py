@@ -234,7 +234,8 @@ class JobStore:
 
     # -- retention and privacy -------------------------------------------------------
     def apply_retention(self, days: int) -> tuple[int, int]:
-        """Delete finished jobs (with their rows) and audit entries older than `days`."""
+        """Delete finished jobs (with their rows and invitations), audit entries and spent single
+        invitations older than `days`."""
         cutoff = (datetime.now(UTC) - timedelta(days=days)).isoformat()
         counts = []
 
@@ -242,6 +243,10 @@ class JobStore:
             counts.append(conn.execute(
                 f"DELETE FROM jobs WHERE created_at < ? AND status NOT IN {_ACTIVE_SQL}", (cutoff,)).rowcount)
             counts.append(conn.execute("DELETE FROM audit WHERE at < ?", (cutoff,)).rowcount)
+            # a run's invitations go with it (ON DELETE CASCADE); single ones, of no run, by age
+            # once they can no longer be used (their person's details with them)
+            conn.execute("DELETE FROM invitations WHERE job_id IS NULL AND created_at < ? AND expires_at < ?",
+                         (cutoff, now_iso()))
 
         self.transaction(prune)
         return counts[0], counts[1]
