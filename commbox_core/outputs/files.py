@@ -13,12 +13,12 @@ import pandas as pd
 
 from commbox_core.outputs.workbook import Workbook, WorkbookStream
 from commbox_core.runs.results import RowResult, RunReport
-from commbox_core.tables.cells import OWN_EXPORT_COLUMNS
+from commbox_core.tables.cells import OWN_EXPORT_COLUMNS, PHONE_SHAPE
 from commbox_core.tables.read import InputTable
 
 HEADERS_ATTR = "headers"  # frame.attrs key: the header line to write (frame columns are unique)
 
-_FORMULA_PATTERN = r"^'*[=+\-@\t\r]"  # same rule as needs_neutralising, for whole columns
+_FORMULA_PATTERN = r"^'*[=+\-@\t\r]"  # with PHONE_SHAPE, the rule of needs_neutralising for whole columns
 _QUOTE_PATTERN = r'[,;\t|"\r\n]'  # every delimiter read_table may detect, so re-reading is unambiguous
 _TOKEN_PARAM = re.compile(r"([?&]ta=)[^&#\s]+")
 _CHUNK_ROWS = 10_000
@@ -181,7 +181,7 @@ def _as_text(column: pd.Series) -> pd.Series:
 
 def _csv_cells(column: pd.Series, *, single_column: bool) -> pd.Series:
     """Neutralise, then quote what needs it (and "" alone on a line, which would read as blank)."""
-    risky = column.str.contains(_FORMULA_PATTERN, regex=True)
+    risky = column.str.contains(_FORMULA_PATTERN, regex=True) & ~column.str.fullmatch(PHONE_SHAPE)
     column = column.where(~risky, "'" + column)
     quote = column.str.contains(_QUOTE_PATTERN, regex=True)
     if single_column:

@@ -3,22 +3,35 @@ and loses it again on the way in. A leaf both the reading and the writing side i
 
 from __future__ import annotations
 
+import re
+
 # The columns our exports add; on re-upload they are never mistaken for input fields.
 OWN_EXPORT_COLUMNS = ("row", "error_code", "error", "url", "expires_at", "invitation_id")
 
 
 _FORMULA_STARTS = frozenset("=+-@\t\r")
+# A phone as people write it: a leading + then only digits, spaces and -(). with a digit among
+# them. A spreadsheet can run nothing from it, so it is written as given ("+44 2501 234567"),
+# which every other tool reads too. A + anywhere else ("-1+1") or any letter is guarded.
+PHONE_SHAPE = r"\+(?=[^0-9]*[0-9])[0-9 ().\-]*"
+_PHONE = re.compile(PHONE_SHAPE)
 
 
 def needs_neutralising(value: str) -> bool:
-    """True when a spreadsheet would run the text as a formula, looking past any leading quotes."""
-    return value.lstrip("'")[:1] in _FORMULA_STARTS
+    """True when a spreadsheet would run the text as a formula, looking past any leading quotes;
+    a bare phone needs nothing, and a phone behind quotes gets one more (so re-reading gives it back)."""
+    bare = value.lstrip("'")
+    if bare[:1] not in _FORMULA_STARTS:
+        return False
+    return bare != value or _PHONE.fullmatch(bare) is None
 
 
 def neutralise(value: str) -> str:
-    """Prefix one quote so '+44 20 7946 0000 shows as text; unneutralise() undoes it exactly."""
+    """Prefix one quote so '=HYPERLINK(…) shows as text; unneutralise() undoes it exactly."""
     return "'" + value if needs_neutralising(value) else value
 
 
 def unneutralise(value: str) -> str:
-    return value[1:] if value.startswith("'") and needs_neutralising(value[1:]) else value
+    """One leading quote off where it guards a formula start, or a phone (as exports before phones
+    were kept as written had them: "'+44 …" reads as "+44 …")."""
+    return value[1:] if value.startswith("'") and value[1:].lstrip("'")[:1] in _FORMULA_STARTS else value

@@ -59,7 +59,7 @@ def test_bulk_customers_example(cli_env, tmp_path, capsys):
     assert code == 1
     success = read_csv(tmp_path / "success.csv")
     assert [r["uniqueId"] for r in success] == ["000123", "000124", "C-9001", ""]
-    assert success[0]["phone1"] == "'+972 54 123 4567"  # neutralised for spreadsheets, digits intact
+    assert success[0]["phone1"] == "+972 54 123 4567"  # a phone is written as given: it runs nothing
     assert all(requests.get(r["url"], timeout=5).status_code == 200 for r in success)
     errors = {r["row"]: r["error_code"] for r in read_csv(tmp_path / "errors.csv")}
     assert errors == {"5": "invalid", "6": "invalid", "7": "invalid", "8": "not_found"}

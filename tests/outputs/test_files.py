@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import csv
 import io
 import json
@@ -78,7 +80,14 @@ def parse_csv(data: bytes) -> list[list[str]]:
         ('=HYPERLINK("http://evil","x")', '\'=HYPERLINK("http://evil","x")'),
         ("@SUM(A1)", "'@SUM(A1)"),
         ("-1+2", "'-1+2"),
-        ("+44 20 7946 0000", "'+44 20 7946 0000"),
+        ("+44 20 7946 0000", "+44 20 7946 0000"),  # a phone runs nothing: kept as written
+        ("+1 (212) 555-0147", "+1 (212) 555-0147"),
+        ("+1-212-555-0147", "+1-212-555-0147"),
+        ("'+44 20 7946 0000", "''+44 20 7946 0000"),  # a quote of the person's own is kept
+        ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"),
+        ("-1+1", "'-1+1"),
+        ("+44+1", "'+44+1"),
+        ("+", "'+"),
         ("\tcmd", "'\tcmd"),
         ("\rcmd", "'\rcmd"),
         ("'=1", "''=1"),
@@ -98,8 +107,13 @@ def test_neutralise_prefixes_one_quote_only_when_needed(value, expected):
 @given(st.text())
 def test_neutralise_round_trips_any_text_and_never_leaves_a_formula(value):
     assert unneutralise(neutralise(value)) == value
-    assert neutralise(value)[:1] not in set("=+-@\t\r")
+    out = neutralise(value)
+    assert out[:1] not in set("=+-@\t\r") or re.fullmatch(r"\+[0-9 ().\-]*", out) and re.search(r"[0-9]", out)
     assert needs_neutralising(value) == (neutralise(value) != value)
+
+
+def test_an_export_from_before_phones_were_kept_as_written_reads_back_the_phone():
+    assert unneutralise("'+44 20 7946 0000") == "+44 20 7946 0000"
 
 
 # ---- frames ---------------------------------------------------------------------------------
@@ -172,8 +186,8 @@ def test_csv_is_utf8_with_bom_crlf_and_formula_safe():
     text = data.decode("utf-8-sig")
     assert text.count("\r\n") == 5 and "\n" not in text.replace("\r\n", "")
     cells = [cell for row in parse_csv(data) for cell in row]
-    assert not [c for c in cells if c[:1] in set("=+-@\t\r")]
-    assert "'+44 20 7946 0000" in cells and "'=HYPERLINK(\"http://evil\")" in cells and "'-1+2" in cells
+    assert not [c for c in cells if c[:1] in set("=@\t\r-") or c[:1] == "+" and not c[1:3].isdigit()]
+    assert "+44 20 7946 0000" in cells and "'=HYPERLINK(\"http://evil\")" in cells and "'-1+2" in cells
 
 
 def test_csv_quotes_only_what_needs_it():
