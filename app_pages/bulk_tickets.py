@@ -11,7 +11,7 @@ from commbox_core.errors import ConsoleError, InputFileError
 from commbox_core.fields import FIELD_LABELS, Kind, fields_for
 from commbox_core.outputs.templates import TEMPLATE_FILENAMES, template_csv
 from commbox_core.outputs.views import REASON, VALID, invalid_rows, mapped_columns, preview_frame
-from commbox_core.outputs.wording import format_duration
+from commbox_core.outputs.wording import counted, format_duration
 from commbox_core.tables.edits import apply_edits
 from commbox_core.tickets.plan import RunPlan
 from commbox_core.tickets.prepare import duplicate_rows
@@ -123,7 +123,8 @@ st.caption(
 )
 if table.row_problems:
     st.warning(
-        f"{len(table.row_problems):,} rows are malformed in the file (see their reason in the preview): "
+        f"{counted(len(table.row_problems), 'row')} {'is' if len(table.row_problems) == 1 else 'are'} malformed in "
+        "the file (see the reason in the preview): "
         "they are not sent unless you fix them below.",
         icon=":material/warning:",
     )
@@ -214,7 +215,8 @@ duplicates = duplicate_rows(prepared)
 if duplicates:
     shown = ", ".join(f"{row} (same as {first})" for row, first in list(duplicates.items())[:8])
     more = f" and {len(duplicates) - 8:,} more" if len(duplicates) > 8 else ""
-    st.warning(f"{len(duplicates):,} rows name a person an earlier row already names: rows {shown}{more}. "
+    st.warning(f"{counted(len(duplicates), 'row names', 'rows name')} a person an earlier row already names: "
+               f"{'row' if len(duplicates) == 1 else 'rows'} {shown}{more}. "
                "Each still gets its own ticket.", icon=":material/content_copy:")
 
 VIEWS = {"invalid": "Invalid rows", "all": "All rows"}
@@ -249,8 +251,8 @@ if invitations is None and estimate is not None and estimate[0] > lifespan:
     st.warning(f"At about {estimate[1]:,.0f} rows/s this run takes {format_duration(estimate[0])}; {kind} links live "
                f"{format_duration(lifespan)}, so the first links are dead before the last are made. "
                "Issue invitation links instead?", icon=":material/timer_off:")
-noun = "invitation links" if invitations else "tickets"
-if st.button(f"Issue {valid_count:,} {noun}", type="primary", icon=":material/send:", disabled=valid_count == 0,
+noun = "invitation link" if invitations else "ticket"
+if st.button(f"Issue {counted(valid_count, noun)}", type="primary", icon=":material/send:", disabled=valid_count == 0,
              key="bulk_start"):
     try:
         job = console.start_run(edited, prepared, kind, plan, source_sha256=read.sha256, concurrency=concurrency,

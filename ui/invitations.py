@@ -11,6 +11,7 @@ from commbox_core.access import Action
 from commbox_core.errors import ConsoleError
 from commbox_core.invitations.options import DEFAULT_VALIDITY, InvitationOptions
 from commbox_core.outputs.files import to_csv_bytes
+from commbox_core.outputs.wording import counted
 from commbox_core.service.console import Console
 from commbox_core.service.invites import links_frame
 from ui.text import inert
@@ -24,7 +25,7 @@ def invitation_choices(key: str, kind: str) -> InvitationOptions:
     """Validity, single use and e-mail confirmation, as a run (or one invitation) will have them."""
     left, right = st.columns(2)
     days = left.select_slider("Valid for", VALIDITY_DAYS, value=DEFAULT_VALIDITY.days, key=f"{key}_days",
-                              format_func=lambda d: f"{d} day{'s' if d != 1 else ''}",
+                              format_func=lambda d: counted(d, "day"),
                               help="How long each link waits for its person (at most 30 days). Keep it short.")
     single = right.toggle("Single use", value=True, key=f"{key}_single",
                           help="The link works once. Off: it works until it expires, each click a new ticket.")
@@ -93,5 +94,5 @@ def _act(action, done: str) -> None:
     except ConsoleError as problem:
         st.error(inert(problem), icon=":material/error:")
         return
-    st.session_state[DONE_KEY] = f"{len(ids):,} invitation{'s' if len(ids) != 1 else ''} {done}."
+    st.session_state[DONE_KEY] = f"{counted(len(ids), 'invitation')} {done}."
     st.rerun()

@@ -16,7 +16,7 @@ from commbox_core.outputs.views import (
     subject_by_row,
     success_view,
 )
-from commbox_core.outputs.wording import PURPOSE_LABELS, format_duration, progress_text, utc_time
+from commbox_core.outputs.wording import PURPOSE_LABELS, counted, format_duration, progress_text, utc_time
 from commbox_core.runs.results import expired_rows, fixable_rows, live_links, retryable_rows
 from commbox_core.service.console import Console
 from commbox_core.service.jobs import Job
@@ -143,7 +143,7 @@ def _link_countdown(job: Job) -> None:
             st.caption(f"All links from this run have expired (as of {utc_time(now)}).")
             return
         st.caption(
-            f":material/timer: {valid:,} link{'s' * (valid != 1)} still valid; the next expires in "
+            f":material/timer: {counted(valid, 'link')} still valid; the next expires in "
             f"{format_duration((next_end - now).total_seconds())}. Seconds left in the table are as of "
             f"{utc_time(now)}."
         )

@@ -7,6 +7,11 @@ from datetime import UTC, datetime
 from commbox_core.runs.runner import Progress
 
 
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """"1 row", "2 rows", "1,204 invitation links": the one place words agree with their number."""
+    return f"{count:,} {noun if count == 1 else plural or noun + 's'}"
+
+
 def format_duration(seconds: float | None) -> str:
     if seconds is None or seconds != seconds:
         return "–"

@@ -309,3 +309,12 @@ def test_an_unreachable_api_stops_the_run_with_a_message_that_says_what_to_check
     assert any("could not be reached" in plain(e.value) and "Retry failed rows" in plain(e.value) for e in app.error)
     codes = {r.error_code for r in job.results()}
     assert codes == {ErrorCode.NETWORK, ErrorCode.NOT_ATTEMPTED}
+
+
+def test_counts_agree_with_their_words(new_app):
+    app = upload(new_app(BULK), b"username,email\njohn.d,john.d@gmail.com\njohn.d,john.d@gmail.com\n\"broken,\n")
+    warnings = " ".join(plain(w.value) for w in app.warning)
+    assert "1 row is malformed" in warnings and "1 row names a person an earlier row already names: row 2" in warnings
+    assert app.button(key="bulk_start").label == "Issue 2 tickets"
+    one = upload(new_app(BULK), b"username\njohn.d\n")
+    assert one.button(key="bulk_start").label == "Issue 1 ticket"
