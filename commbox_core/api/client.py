@@ -59,8 +59,6 @@ class TicketOutcome:
     issued_at: datetime | None = None
 
 
-
-
 class CommBoxClient:
     """Thread-safe: each thread gets its own requests.Session (pooled, keep-alive)."""
 
@@ -220,24 +218,6 @@ def _settle_environment(session: requests.Session, endpoint: str) -> None:
     bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
     if bundle and endpoint.startswith("https:"):  # (requests stats the bundle's path per request)
         session.verify = bundle
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 def _not_attempted() -> TicketOutcome:

@@ -24,12 +24,6 @@ _TOKEN_PARAM = re.compile(r"([?&]ta=)[^&#\s]+")
 _CHUNK_ROWS = 10_000
 
 
-
-
-
-
-
-
 def success_frame(table: InputTable, report: RunReport) -> pd.DataFrame:
     """row, the input columns, url, expires_at (and invitation_id for invitation links): one line
     per successful row, by row number."""

@@ -28,8 +28,6 @@ from commbox_core.vocabulary import ErrorCode, RunStatus, StopReason
 UNREACHABLE_AFTER = 8
 
 
-
-
 @dataclass(frozen=True, slots=True)
 class Progress:
     total: int

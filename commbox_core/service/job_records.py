@@ -34,10 +34,6 @@ def sha256_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-
-
-
-
 def row_records(table: InputTable, prepared: list[PreparedRow]):
     """(row, input values as given, validated request, problem) for every prepared row."""
     frame = table.frame

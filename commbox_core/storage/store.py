@@ -50,7 +50,6 @@ _log = logging.getLogger(__name__)
 STORE_FILENAME = "console.sqlite3"
 
 
-
 def default_store_path(settings) -> Path:
     """<data_dir>/console.sqlite3 (settings.Settings.data_dir: COMMBOX_DATA_DIR)."""
     return Path(settings.data_dir) / STORE_FILENAME
