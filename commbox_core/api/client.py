@@ -35,6 +35,9 @@ _EXPLANATIONS = {
     ErrorCode.NETWORK: "CommBox could not be reached",
 }
 _RETRY_CODES = frozenset({ErrorCode.THROTTLED, ErrorCode.SERVER_ERROR, ErrorCode.NETWORK})
+# Answers about the row itself: CommBox's message is the cause, and what the person fixes.
+_ROW_CAUSES = {ErrorCode.NOT_FOUND: "not on record at CommBox",
+               ErrorCode.BAD_REQUEST: "CommBox refused the request as invalid"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,7 +200,10 @@ class CommBoxClient:
     def _message(self, answer: Answer, attempts: int) -> str:
         text = _EXPLANATIONS.get(answer.code, str(answer.code))
         detail = answer.message.replace(self._api_key, "***") if self._api_key else answer.message
-        if detail:
+        if detail and answer.code in _ROW_CAUSES:
+            # CommBox's own words name what to fix in the row: first, so a narrow cell shows them
+            text = f"{detail} — {_ROW_CAUSES[answer.code]}"
+        elif detail:
             text = f"{text}: {detail}"
         if answer.status:
             text = f"{text} (HTTP {answer.status})"

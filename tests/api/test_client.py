@@ -173,3 +173,17 @@ def test_http_200_with_an_error_status_in_the_body_trusts_the_body():
 def test_retry_after_as_http_date():
     answer = classify(_response(429, b"{}", {"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}))
     assert answer.code is ErrorCode.THROTTLED and answer.retry_after == 0.0
+
+
+def test_a_rows_own_cause_comes_first_in_its_message(sandbox):
+    from commbox_core.api.client import CommBoxClient
+    from commbox_core.fields import Kind
+    from commbox_core.tickets.request import RowDefaults, build_request
+
+    client = CommBoxClient.from_settings(sandbox.settings())
+    request, _ = build_request({"username": "ghost.agent"}, Kind.AGENT, RowDefaults(brand="demo"))
+    outcome = client.create_ticket(request)
+    client.close()
+    assert outcome.error_code == "not_found"
+    assert outcome.message == "Not Found: Agent ghost.agent not found in brand demo — not on record at CommBox (HTTP 404)"
+    assert "no such brand" not in outcome.message  # the generic explanation no longer hides the cause
