@@ -131,7 +131,12 @@ if table.row_problems:
 
 # ---- 3. Columns --------------------------------------------------------------------------------
 st.subheader("3 · Match the columns", anchor=False)
-automatic = console.match_columns(table, kind)
+automatic = console.match_columns(table, kind).mapping
+remembered = console.remembered_mapping(table, kind)
+if remembered is not None:
+    automatic = remembered[0]
+    st.caption(f":material/history: Matched as in run {inert(remembered[1])}, whose file had the same headers. "
+               "Change any field below.")
 REQUIRED_NOTES = {"username": " (required)", "brand": " (or a default brand)"}
 options = [None, *table.columns]
 mapping: dict[str, str] = {}
@@ -140,7 +145,7 @@ for position, name in enumerate(fields_for(kind)):
     label = FIELD_LABELS[name] + (REQUIRED_NOTES.get(name, "") if kind is Kind.AGENT else "")
     with grid[position % 4]:
         chosen = st.selectbox(
-            label, options, index=options.index(automatic.mapping.get(name)),
+            label, options, index=options.index(automatic.get(name)),
             format_func=lambda column: "— not in the file —" if column is None else column,
             key=f"bulk_map_{upload.file_id}_{kind}_{name}",
         )

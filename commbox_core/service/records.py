@@ -88,3 +88,16 @@ class RunRecords:
         self.require(Action.PURGE)
         self._need_store().purge_pii(job_id)
         stored_invitations.purge_job(self._need_store(), job_id)
+
+    def remembered_mapping(self, table: InputTable, kind: Kind) -> tuple[dict[str, str], str] | None:
+        """The column mapping of the newest stored run of this kind whose file had exactly these
+        headers, and that run's id: a mapping confirmed once is offered again for the same layout."""
+        if self.store is None:
+            return None
+        headers = list(table.headers)
+        for record in self.store.jobs(200):
+            mapping = (record.plan or {}).get("mapping") or {}
+            if record.kind == kind and record.headers == headers and mapping and set(mapping.values()) <= set(
+                    table.columns):
+                return dict(mapping), record.id
+        return None

@@ -318,3 +318,21 @@ def test_counts_agree_with_their_words(new_app):
     assert app.button(key="bulk_start").label == "Issue 2 tickets"
     one = upload(new_app(BULK), b"username\njohn.d\n")
     assert one.button(key="bulk_start").label == "Issue 1 ticket"
+
+
+def test_a_mapping_confirmed_once_is_offered_for_the_next_file_with_the_same_headers(new_app):
+    layout = b"Wer,Adresse\njohn.d,john.d@gmail.com\n"
+    first = upload(new_app(BULK), layout)
+    [who] = [box for box in first.selectbox if box.label.startswith("Username")]
+    assert who.value is None  # the console cannot tell from "Wer"
+    who.select("Wer").run()
+    [mail] = [box for box in first.selectbox if box.label == "Email"]
+    mail.select("Adresse").run()
+    wait_for(start_and_finish(first))
+
+    second = upload(new_app(BULK), b"Wer,Adresse\nmaria.g,\n", name="next-week.csv")
+    assert [box.value for box in second.selectbox if box.label.startswith("Username")] == ["Wer"]
+    assert [box.value for box in second.selectbox if box.label == "Email"] == ["Adresse"]
+    assert any("Matched as in run" in plain(c.value) for c in second.caption)
+    other = upload(new_app(BULK), b"Wer,Adresse,Extra\nmaria.g,,x\n", name="other.csv")
+    assert not any("Matched as in run" in plain(c.value) for c in other.caption)
