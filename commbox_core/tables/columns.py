@@ -95,8 +95,16 @@ def match_columns(columns: list[str], kind: Kind) -> ColumnMatch:
 
 
 def check_columns(match: ColumnMatch, kind: Kind, *, default_brand: str | None) -> None:
-    """Raise InputFileError naming what is missing, what was found, and the accepted names."""
+    """Raise InputFileError naming what is missing, what was found, and the accepted names; first
+    of all, when the file would do for the other kind, that the kind chosen is the likely mistake."""
     columns = match.columns or [*match.mapping.values(), *match.unmatched]
+    try:
+        _check_columns(match, columns, kind, default_brand)
+    except InputFileError as problem:
+        raise InputFileError(_other_kind_hint(columns, kind, default_brand) + str(problem)) from None
+
+
+def _check_columns(match: ColumnMatch, columns: list[str], kind: Kind, default_brand: str | None) -> None:
     found = ", ".join(f'"{c}"' for c in columns[:20]) + (f" and {len(columns) - 20} more" if len(columns) > 20 else "")
     key_fields = AGENT_REQUIRED if kind is Kind.AGENT else CUSTOMER_IDENTIFIERS
     if not match.mapping:
@@ -118,7 +126,18 @@ def check_columns(match: ColumnMatch, kind: Kind, *, default_brand: str | None) 
     else:
         wants = [_accepted(f, kind) + (", or a default brand set for the upload" if f == "brand" else "") for f in missing]
         need = "a column for " + "; and a column for ".join(wants)
-    raise InputFileError(f"This file needs {need}. Columns found: {found}. Rename the columns in the first line and upload it again.")
+    raise InputFileError(f"This file needs {need}. Columns found: {found}. Rename the columns in the first line "
+                         "and upload it again.")
+
+
+def _other_kind_hint(columns: list[str], kind: Kind, default_brand: str | None) -> str:
+    """When the file would do for the other kind, the likely mistake is the kind chosen: say so."""
+    other = Kind.CUSTOMER if kind is Kind.AGENT else Kind.AGENT
+    fits = match_columns(columns, other)
+    if not fits.mapping or fits.missing_for(other, default_brand=default_brand):
+        return ""
+    named = ", ".join(f'"{column}"' for column in list(fits.mapping.values())[:6])
+    return f"These look like {other} columns ({named}): switch to {other.capitalize()}s. For {kind}s: "
 
 
 def _accepted(field_name: str, kind: Kind) -> str:
