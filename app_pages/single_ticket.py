@@ -51,7 +51,7 @@ def issue(kind: Kind, invitation) -> None:
         else:
             result = context.console.issue_ticket(request)
     except ConsoleError as problem:
-        st.session_state["single_outcome"] = {"error": str(problem)}
+        st.session_state["single_outcome"] = {"error": str(problem), "kind": kind}
         return
     st.session_state["single_outcome"] = {"kind": kind, "subject": request.subject, "result": result,
                                           "one_time": request.oneTimeUse, "invitation": invitation}
@@ -108,6 +108,8 @@ def countdown(issued_at: datetime, expires_at: datetime) -> None:
 
 
 outcome = st.session_state.get("single_outcome")
+if outcome and outcome.get("kind") is not kind:  # what the other form did stays with it
+    outcome = None
 if outcome and "error" in outcome:
     st.error(inert(outcome["error"]), icon=":material/error:")
 elif outcome:

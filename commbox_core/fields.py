@@ -53,5 +53,7 @@ def fields_for(kind: Kind) -> tuple[str, ...]:
 
 
 def form_fields(kind: Kind) -> list[tuple[str, str]]:
-    """(field, label) of the text inputs of the single-ticket form, in order."""
-    return [(name, FIELD_LABELS[name]) for name in fields_for(kind) if name not in ("oneTimeUse", "overrideUserInfo")]
+    """(field, label) of the text inputs of the single-ticket form, in order. A customer is found
+    by id, e-mail or phone: the form asks no username of them (an agent's field)."""
+    left_out = ("oneTimeUse", "overrideUserInfo") + (("username",) if kind is Kind.CUSTOMER else ())
+    return [(name, FIELD_LABELS[name]) for name in fields_for(kind) if name not in left_out]

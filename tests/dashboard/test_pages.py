@@ -234,3 +234,12 @@ def test_streamlit_secrets_configure_a_live_tenant(clean_env, sandbox_server):
     app.switch_page("app_pages/settings.py").run()
     table = settings_table(app)
     assert table.loc["api_key", "source"] == "secrets" and sandbox_server.api_key not in everything_shown(app)
+
+
+def test_switching_kind_leaves_the_other_forms_answer_behind_and_customers_get_no_username(new_app):
+    app = submit(fill(new_app(SINGLE), "agent", username="nobody.here"))
+    assert app.error  # the agent's "not found"
+    app.segmented_control(key="single_kind").set_value("customer").run()
+    assert not app.error and not app.code
+    labels = [box.label for box in app.text_input]
+    assert "Unique ID" in " ".join(labels) and not any(label.startswith("Username") for label in labels)
