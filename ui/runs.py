@@ -198,8 +198,7 @@ def results_panel(console: Console, job: Job) -> None:
 
 
 def _follow_ups(console: Console, job: Job, now: datetime) -> None:
-    results = job.results()
-    retryable, expired = retryable_rows(results), expired_rows(results, now)
+    retryable = retryable_rows(job.results())
     st.subheader("Follow up", anchor=False)
     left, right = st.columns(2)
     with left:
@@ -211,13 +210,27 @@ def _follow_ups(console: Console, job: Job, now: datetime) -> None:
         ):
             start_and_follow(lambda: console.retry_failed(job))
     with right:
+        _reissue_expired(console, job, now)
+    _fix_and_resend(console, job)
+
+
+def _reissue_expired(console: Console, job: Job, now: datetime) -> None:
+    """The re-issue button follows the clock: it counts links as they expire, with no reload.
+    It wakes when the next link expires (at most every 10 s), not every second for nothing."""
+    _, next_end = live_links(job.results(), now)
+    every = None if next_end is None else min(10.0, max(1.0, (next_end - now).total_seconds()))
+
+    @st.fragment(run_every=every)
+    def button() -> None:
+        expired = expired_rows(job.results(), datetime.now(UTC))
         if st.button(
             f"Re-issue expired links ({len(expired):,})", icon=":material/autorenew:", disabled=not expired,
             key=f"reissue_{job.id}",
             help="Asks for new tickets for the rows whose links have expired, with the same values.",
         ):
             start_and_follow(lambda: console.reissue_expired(job))
-    _fix_and_resend(console, job)
+
+    button()
 
 
 def start_and_follow(start, page: str | None = None) -> None:

@@ -153,3 +153,19 @@ def test_every_page_renders_and_is_photographed(page, dashboard_url):
         open_page(page, f"{dashboard_url}/{path}")
         screenshot(page, name)
     expect(page.get_by_text("san…ey").first).to_be_attached()  # a grid cell: drawn on canvas
+
+
+def test_the_reissue_button_counts_links_as_they_expire_without_a_reload(page, tmp_path):
+    from .conftest import start_dashboard, stop_server
+
+    server, url = start_dashboard({"COMMBOX_AGENT_TTL": "3"}, "e2e-short-ttl-streamlit.log")
+    try:
+        open_page(page, f"{url}/bulk_tickets")
+        upload(page, tmp_path, "agents.csv", "username,email\njohn.d,john.d@gmail.com\n")
+        page.get_by_role("button", name="Issue 1 ticket").click()
+        expect(page.get_by_text(DONE)).to_be_visible(timeout=60_000)
+        loaded = page.url
+        expect(page.get_by_role("button", name="Re-issue expired links (1)")).to_be_enabled(timeout=15_000)
+        assert page.url == loaded  # the same page, never reloaded
+    finally:
+        stop_server(server)
