@@ -50,9 +50,11 @@ def invitations_panel(console: Console, job_id: str | None) -> None:
     counts = frame["state"].value_counts()
     st.caption(" · ".join(f"{state} {counts.get(state, 0):,}" for state in ("pending", "redeemed", "expired",
                                                                            "revoked")) + f" — {STATE_HELP}")
-    st.dataframe(frame, hide_index=True, key=f"invitations_{job_id}", column_config={
-        "expires_at": st.column_config.DatetimeColumn("expires (UTC)", format="YYYY-MM-DD HH:mm"),
-        "redeemed_at": st.column_config.DatetimeColumn("redeemed (UTC)", format="YYYY-MM-DD HH:mm"),
+    shown = frame.assign(**{column: frame[column].dt.strftime("%Y-%m-%d %H:%M").fillna("")
+                            for column in ("expires_at", "redeemed_at")})  # never redeemed: a blank cell
+    st.dataframe(shown, hide_index=True, key=f"invitations_{job_id}", column_config={
+        "expires_at": st.column_config.TextColumn("expires (UTC)"),
+        "redeemed_at": st.column_config.TextColumn("redeemed (UTC)"),
     })
     pending = list(frame.loc[frame["state"] == "pending", "invitation_id"])
     if not console.can(Action.MANAGE_INVITATIONS):

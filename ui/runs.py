@@ -43,6 +43,7 @@ def run_summary(job: Job, *, counts: bool = True) -> None:
     """Status headline and counts of a run, finished or not (counts=False: the caller shows
     live counts itself)."""
     total, ok, failed = job.counts()
+    got = "an invitation link" if job.invitations else "a ticket"
     purpose = "" if job.purpose is Purpose.RUN else f" · {PURPOSE_LABELS.get(job.purpose, job.purpose)} of run {job.parent_id}"
     st.caption(
         f"Run **{job.id}** · {inert(job.source_name or 'no file name')} · {job.kind}s · "
@@ -65,12 +66,12 @@ def run_summary(job: Job, *, counts: bool = True) -> None:
             icon=":material/cloud_off:",
         )
     elif job.status is RunStatus.CANCELLED:
-        st.warning(f"Cancelled. {ok:,} rows got a ticket; rows not sent are listed as not_attempted.",
+        st.warning(f"Cancelled. {ok:,} rows got {got}; rows not sent are listed as not_attempted.",
                    icon=":material/cancel:")
     elif job.finished and failed == 0:
-        st.success(f"Done: all {total:,} rows got a ticket.", icon=":material/check_circle:")
+        st.success(f"Done: all {total:,} rows got {got}.", icon=":material/check_circle:")
     elif job.finished:
-        st.warning(f"Done: {ok:,} of {total:,} rows got a ticket; {failed:,} failed (see Errors).",
+        st.warning(f"Done: {ok:,} of {total:,} rows got {got}; {failed:,} failed (see Errors).",
                    icon=":material/warning:")
     if counts:
         _counts(job)

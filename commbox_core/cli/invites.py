@@ -31,6 +31,8 @@ def invites(ctx: click.Context, db: Path | None) -> None:
 @click.pass_context
 def list_invites(ctx, job_id: str | None, action_db) -> int:
     """Invitations with their state (pending, redeemed, expired, revoked), newest first."""
+    import pandas as pd
+
     frame = console_for(ctx, action_db).invitations.frame(job_id)
     if frame.empty:
         print("no invitations")
@@ -39,7 +41,7 @@ def list_invites(ctx, job_id: str | None, action_db) -> int:
           f"{'uses':>4}  {'fails':>5}  person")
     for line in frame.itertuples(index=False):
         row = "" if line.row is None or line.row != line.row else int(line.row)
-        redeemed = f"{line.redeemed_at:%Y-%m-%d %H:%M}" if line.redeemed_at is not None else ""
+        redeemed = "" if pd.isna(line.redeemed_at) else f"{line.redeemed_at:%Y-%m-%d %H:%M}"
         print(f"{line.invitation_id:<20}  {row:>6}  {line.state:<8}  {line.expires_at:%Y-%m-%d %H:%M}  "
               f"{redeemed:<16}  {line.redemptions:>4}  {line.failures:>5}  {line.person}")
     return 0

@@ -64,7 +64,10 @@ class Invitations:
         now = now or datetime.now(UTC)
         lines = [[item.id, item.row, _person(item), str(item.state(now)), item.expires_at, item.redeemed_at,
                   item.redemptions, item.failures, item.last_error or ""] for item in self.list(job_id)]
-        return pd.DataFrame(lines, columns=COLUMNS)
+        frame = pd.DataFrame(lines, columns=COLUMNS)
+        for column in ("expires_at", "redeemed_at"):  # never redeemed: an empty cell, not "None"
+            frame[column] = pd.to_datetime(frame[column], utc=True)
+        return frame
 
     def get(self, invitation_id: str) -> StoredInvitation:
         found = stored.find(self._store, invitation_id)

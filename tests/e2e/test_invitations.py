@@ -86,6 +86,7 @@ def test_the_dashboards_own_server_serves_invitations_from_single_ticket(page, d
     expect(page.get_by_text("Invitation link made for")).to_be_visible()
     link = page.locator("[data-testid='stCode'] code").inner_text().strip()
     assert link.startswith(f"{dashboard_url}/invite/")
+    screenshot(page, "single-ticket-invitation")
     sandbox = sandbox_url(page)
     before = requests.get(f"{sandbox}/_sandbox/stats", timeout=5).json()["tickets_issued"]
     click_through(page, link)
@@ -99,7 +100,8 @@ def test_a_bulk_run_of_invitations_exports_links_that_work_and_can_be_revoked(pa
     page.get_by_text("Invitation links: wait days for their person").click()
     wait_for_app(page)
     page.get_by_role("button", name="Issue 2 invitation links").click()
-    expect(page.get_by_text("Invitations", exact=True)).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("Done: all 2 rows got an invitation link")).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("Invitations", exact=True)).to_be_visible()
     rows = download(page, tmp_path, "success.csv")
     assert [row["username"] for row in rows] == ["john.d", "noa.c"]
     assert all(row["url"].startswith(f"{dashboard_url}/invite/") and row["invitation_id"] for row in rows)

@@ -18,7 +18,7 @@ from commbox_core.service.console import Console
 from commbox_core.tickets.plan import RunPlan
 from commbox_core.tickets.request import RowDefaults
 
-from .conftest import ROOT, free_port, start_dashboard, stop_server, wait_for_app
+from .conftest import ROOT, free_port, screenshot, start_dashboard, stop_server, wait_for_app
 
 PROVIDER = ROOT / "tests" / "oidc" / "provider.mjs"
 ROLE_MAP = "ccadmins=admin,onboarding=issuer,bi=analyst"
@@ -111,6 +111,7 @@ def test_an_analyst_gets_no_link_anywhere_and_a_deep_link_says_why(page, provide
     page.goto(f"{sso_dashboard}/bulk_tickets")
     wait_for_app(page)
     expect(page.get_by_text("Your role (analyst) cannot issue tickets")).to_be_visible()
+    screenshot(page, "analyst-deep-link-refused")
     expect(page.locator("[data-testid='stFileUploaderDropzone']")).to_have_count(0)
 
     seen, files = [], []
@@ -121,6 +122,7 @@ def test_an_analyst_gets_no_link_anywhere_and_a_deep_link_says_why(page, provide
         page.get_by_role("option").nth(option).click()
         wait_for_app(page)
         seen.append(page.locator("[data-testid='stMain']").inner_text())
+        screenshot(page, f"analyst-history-{option}")
         with page.expect_download() as caught:
             page.get_by_text("Download outcomes (CSV, no links)").click()
         path = tmp_path / f"outcomes-{option}.csv"
@@ -145,6 +147,7 @@ def test_an_analyst_gets_no_link_anywhere_and_a_deep_link_says_why(page, provide
 def test_no_role_no_dashboard(page, provider, sso_dashboard, claims):
     sign_in(page, provider, sso_dashboard, **claims)
     expect(page.get_by_text(f"Signed in as {claims['email']}, but no role is assigned to you")).to_be_visible()
+    screenshot(page, f"sign-in-no-role-{claims['email'].split('@')[0]}")
     page.goto(f"{sso_dashboard}/history")
     wait_for_app(page)
     expect(page.get_by_text("but no role is assigned to you")).to_be_visible()
