@@ -126,14 +126,12 @@ def oidc_role(claims, settings) -> Role | None:
     found = roles_from_claim(claims.get(settings.role_claim), role_map(settings.role_map))
     email = str(claims.get("email") or "").strip().lower()
     usable = bool(email) and claims.get("email_verified") is not False
-    lists = {Role.ADMIN: settings.admin_emails, Role.ISSUER: settings.issuer_emails,
-             Role.ANALYST: settings.analyst_emails}
+    older = [settings.allowed_emails, f"@{settings.allowed_domain}" if settings.allowed_domain else None]
+    lists = {Role.ADMIN: ",".join(filter(None, [settings.admin_emails, *older])),
+             Role.ISSUER: settings.issuer_emails, Role.ANALYST: settings.analyst_emails}
     if usable:
         found |= {role for role, entries in lists.items() if _listed(email, entries)}
-        legacy = settings.allowed_email_list
-        if email in legacy or (settings.allowed_domain and email.rpartition("@")[2] == settings.allowed_domain):
-            found.add(Role.ADMIN)
-    configured = any(lists.values()) or settings.role_map or settings.allowed_email_list or settings.allowed_domain
+    configured = any(lists.values()) or settings.role_map
     if not found and not configured and settings.role_claim not in claims:
         return Role.ADMIN  # no roles configured at all: the provider decides who gets in, as before
     return highest(found)

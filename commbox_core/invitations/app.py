@@ -163,9 +163,7 @@ def redeem_app(make_redeemer: Callable[[], Redeemer]) -> Starlette:
         yield
         endpoints.close()
 
-    app = Starlette(routes=redeem_routes(endpoints), lifespan=lifespan)
-    app.state.endpoints = endpoints
-    return app
+    return Starlette(routes=redeem_routes(endpoints), lifespan=lifespan)
 
 
 async def _safely(answer) -> Response:

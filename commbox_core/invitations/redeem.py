@@ -14,7 +14,6 @@ from enum import StrEnum
 
 from commbox_core.api.client import CommBoxClient
 from commbox_core.config.settings import Settings
-from commbox_core.fields import Kind
 from commbox_core.invitations.tokens import token_hash, well_formed
 from commbox_core.runs.results import fingerprint
 from commbox_core.storage import invitations as stored
@@ -22,7 +21,7 @@ from commbox_core.storage.audit import AuditEntry, audit, audit_write
 from commbox_core.storage.invitations import InvitationState, StoredInvitation
 from commbox_core.storage.store import JobStore
 from commbox_core.tickets.links import LinkBuilder
-from commbox_core.tickets.request import TicketRequest
+from commbox_core.tickets.request import TicketRequest, subject_of
 from commbox_core.vocabulary import ErrorCode
 
 RECIPIENT = "recipient"  # the audit log's user for a click: the person is known by the invitation
@@ -126,11 +125,9 @@ class Redeemer:
     def _entry(self, invitation: StoredInvitation, clicker: Clicker, outcome: str, error_code: str | None,
                ticket_fingerprint: str | None = None) -> AuditEntry:
         request = invitation.request or {}
-        subject = request.get("username") if invitation.kind == Kind.AGENT else (
-            request.get("uniqueId") or request.get("email") or request.get("phone1"))
         return AuditEntry(
             RECIPIENT, self.settings.api_host, invitation.kind, outcome, action="redeem",
-            brand=request.get("brand") or "", subject=subject or "", one_time_use=True, error_code=error_code,
+            brand=request.get("brand") or "", subject=subject_of(invitation.kind, request), one_time_use=True, error_code=error_code,
             fingerprint=ticket_fingerprint, job_id=invitation.job_id, invitation_id=invitation.id,
             client=clicker.address or None, user_agent=clicker.user_agent or None)
 

@@ -174,7 +174,7 @@ class Console(RunRecords):
         return result
 
     def ticket_lifespan_s(self, kind: Kind) -> int:
-        return self.settings.agent_ttl if kind is Kind.AGENT else self.settings.customer_ttl
+        return LinkBuilder(self.settings).ttl[kind]
 
     def estimated_run_s(self, rows: int, concurrency: int) -> tuple[float, float]:
         """(seconds, rows/s) a run of tickets for `rows` rows would take here: at the rate of this

@@ -19,7 +19,7 @@ from commbox_core.storage import invitations as stored
 from commbox_core.storage.audit import AuditEntry, audit
 from commbox_core.storage.invitations import InvitationState, StoredInvitation
 from commbox_core.tickets.links import LinkBuilder
-from commbox_core.tickets.request import TicketRequest
+from commbox_core.tickets.request import TicketRequest, subject_of
 
 COLUMNS = ["invitation_id", "row", "person", "state", "expires_at", "redeemed_at", "redemptions", "failures",
            "last_error"]
@@ -107,7 +107,7 @@ class Invitations:
         if state in (InvitationState.REDEEMED, InvitationState.REVOKED) or old.request is None:
             raise ConsoleError(f"invitation {old.id} is {state}: only a pending or expired one can be re-sent")
         request = TicketRequest.model_validate(old.request)
-        options = InvitationOptions(_validity(old), old.single_use, old.confirm_email)
+        options = InvitationOptions(timedelta(seconds=old.valid_for_s), old.single_use, old.confirm_email)
         token, item = new_invitation(request, options, created_by=self._console.user, job_id=old.job_id, row=old.row)
         if state is InvitationState.EXPIRED:
             stored.insert_invitations(self._store, [item])
@@ -128,14 +128,7 @@ class Invitations:
 
 
 def _person(item: StoredInvitation) -> str:
-    request = item.request or {}
-    if item.kind == "agent":
-        return request.get("username") or ""
-    return request.get("uniqueId") or request.get("email") or request.get("phone1") or ""
-
-
-def _validity(item: StoredInvitation) -> timedelta:
-    return timedelta(seconds=item.valid_for_s)
+    return subject_of(item.kind, item.request or {})
 
 
 def links_frame(links: list[NewLink]) -> pd.DataFrame:

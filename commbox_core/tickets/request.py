@@ -77,9 +77,15 @@ class TicketRequest(BaseModel):
     @property
     def subject(self) -> str:
         """Who the ticket is for, as a person would name them (for tables and the audit log)."""
-        if self.kind is Kind.AGENT:
-            return self.username or ""
-        return self.uniqueId or self.email or self.phone1 or ""
+        return subject_of(self.kind, self.__dict__)
+
+
+def subject_of(kind: Kind | str, values: Mapping[str, object]) -> str:
+    """The person a request's values name: an agent's username, a customer's id, e-mail or phone
+    (also for a request kept as JSON, e.g. an invitation's)."""
+    if kind == Kind.AGENT:
+        return str(values.get("username") or "")
+    return str(values.get("uniqueId") or values.get("email") or values.get("phone1") or "")
 
 
 class _FieldValues:
