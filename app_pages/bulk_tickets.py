@@ -251,9 +251,9 @@ if invalid:
     st.caption(f"{len(invalid):,} invalid row{'s are' if len(invalid) != 1 else ' is'} not sent: "
                "errors.csv lists them with the reason.")
 lifespan = console.ticket_lifespan_s(kind)
-estimate = console.estimated_run_s(valid_count, concurrency)
-if invitations is None and estimate is not None and estimate[0] > lifespan:
-    st.warning(f"At about {estimate[1]:,.0f} rows/s this run takes {format_duration(estimate[0])}; {kind} links live "
+seconds, rate = console.estimated_run_s(valid_count, concurrency)
+if invitations is None and seconds > lifespan:
+    st.warning(f"At about {rate:,.0f} rows/s this run takes {format_duration(seconds)}; {kind} links live "
                f"{format_duration(lifespan)}, so the first links are dead before the last are made. "
                "Issue invitation links instead?", icon=":material/timer_off:")
 noun = "invitation link" if invitations else "ticket"
