@@ -118,7 +118,7 @@ table = read.table
 
 DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 st.caption(
-    f"{len(table.frame):,} rows · {len(table.columns)} columns · {table.encoding} · "
+    f"{len(table):,} rows · {len(table.columns)} columns · {table.encoding} · "
     f"{DELIMITERS.get(table.delimiter, table.delimiter)} separated"
 )
 if table.row_problems:

@@ -5,22 +5,20 @@ from __future__ import annotations
 import io
 import json
 import os
-import re
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
 
+from commbox_core.outputs.lines import carried_columns, tail_cells
 from commbox_core.outputs.workbook import Workbook, WorkbookStream
 from commbox_core.runs.results import RowResult, RunReport
-from commbox_core.tables.cells import OWN_EXPORT_COLUMNS, PHONE_SHAPE
+from commbox_core.tables.cells import PHONE_SHAPE
 from commbox_core.tables.read import InputTable
 
 HEADERS_ATTR = "headers"  # frame.attrs key: the header line to write (frame columns are unique)
 
 _FORMULA_PATTERN = r"^'*[=+\-@\t\r]"  # with PHONE_SHAPE, the rule of needs_neutralising for whole columns
 _QUOTE_PATTERN = r'[,;\t|"\r\n]'  # every delimiter read_table may detect, so re-reading is unambiguous
-_TOKEN_PARAM = re.compile(r"([?&]ta=)[^&#\s]+")
 _CHUNK_ROWS = 10_000
 
 
@@ -64,25 +62,6 @@ def to_xlsx_bytes(success: pd.DataFrame, errors: pd.DataFrame) -> bytes:
     return book.close()
 
 
-def workbook_stream(table: InputTable, rows: list[int]) -> WorkbookStream:
-    """results.xlsx written while the run goes on; give it every result (WorkbookStream.add),
-    then pass it to write_outputs. Its cells are those of to_xlsx_bytes(success_frame, errors_frame)."""
-    carried = _carried_columns(table)
-    picked = table.frame.loc[rows, [column for column, _, _ in carried]]
-    columns = [_as_text(picked[column]).tolist() for column, _, _ in carried]
-    values = {row: [cells[i] for cells in columns] for i, row in enumerate(rows)}
-    return WorkbookStream([header for _, header, _ in carried], values, rows, _tail_cells)
-
-
-def _tail_cells(result: RowResult) -> list[str]:
-    """The last cells of a result's line: url and expiry (and an invitation's id), or error code
-    and message."""
-    if result.ok:
-        cells = [result.url or "", _iso_utc(result.expires_at)]
-        return [*cells, result.invitation_id] if result.invitation_id else cells
-    return [str(result.error_code) if result.error_code is not None else "", _without_token(result)]
-
-
 def summary_json(report: RunReport) -> bytes:
     return (json.dumps(report.summary(), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
@@ -119,12 +98,12 @@ def write_private(path: Path, content: bytes) -> None:
 
 def _result_frame(table: InputTable, results: list[RowResult], tail_names: tuple[str, ...]) -> pd.DataFrame:
     rows = [r.row for r in results]
-    tails = [_tail_cells(r) for r in results]
+    tails = [tail_cells(r) for r in results]
     tail = {name: [cells[i] for cells in tails] for i, name in enumerate(tail_names)}
     unknown = sorted(set(rows).difference(table.frame.index))
     if unknown:
         raise ValueError(f"results for rows that are not in the input table: {unknown[:10]}")
-    carried = _carried_columns(table)
+    carried = carried_columns(table)
     picked = table.frame.loc[rows, [column for column, _, _ in carried]]
     data = {"row": pd.array(rows, dtype="int64")}
     data.update({name: picked[column].astype("str").array for column, _, name in carried})
@@ -132,32 +111,6 @@ def _result_frame(table: InputTable, results: list[RowResult], tail_names: tuple
     frame = pd.DataFrame(data)
     frame.attrs[HEADERS_ATTR] = ["row", *(header for _, header, _ in carried), *tail]
     return frame
-
-
-def _carried_columns(table: InputTable) -> list[tuple[str, str, str]]:
-    """(input column, header to write, output column) for the input columns the exports repeat.
-
-    An earlier export's own columns (re-uploaded errors.csv or success.csv) are dropped: a stale
-    error next to the new one misleads, and an old link must not reach errors.csv. A user's own
-    column that happens to share one of our names is kept under "<name> (input)".
-    """
-    headers = table.headers
-    earlier_export = bool(headers) and headers[0] == "row" and (
-        {"error_code", "error"} <= set(headers) or {"url", "expires_at"} <= set(headers)
-    )
-    carried = []
-    taken = set(OWN_EXPORT_COLUMNS)  # output columns must stay unique for pandas
-    for column, header in zip(table.columns, headers):
-        if header in OWN_EXPORT_COLUMNS:
-            if earlier_export:
-                continue
-            header = f"{header} (input)"
-        name = header if column in OWN_EXPORT_COLUMNS else column
-        while name in taken:
-            name += " (input)"
-        taken.add(name)
-        carried.append((column, header, name))
-    return carried
 
 
 def _headers(frame: pd.DataFrame) -> list[str]:
@@ -181,20 +134,4 @@ def _csv_cells(column: pd.Series, *, single_column: bool) -> pd.Series:
     if single_column:
         quote |= column == ""
     return column.where(~quote, '"' + column.str.replace('"', '""', regex=False) + '"')
-
-
-def _iso_utc(moment: datetime | None) -> str:
-    if moment is None:
-        return ""
-    if moment.tzinfo is not None:  # a naive time is already UTC: the core works in UTC throughout
-        moment = moment.astimezone(timezone.utc)
-    return moment.replace(microsecond=0, tzinfo=None).isoformat() + "Z"
-
-
-def _without_token(result: RowResult) -> str:
-    message = result.error or ""
-    if result.url:
-        message = message.replace(result.url, "[link removed]")
-    return _TOKEN_PARAM.sub(r"\1[removed]", message)
-
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from commbox_core.errors import ConsoleError
 from commbox_core.fields import Kind
@@ -15,6 +14,9 @@ from commbox_core.runs.results import RunReport
 from commbox_core.tables.read import InputTable, table_from_frame
 from commbox_core.tickets.plan import RunPlan
 from commbox_core.tickets.request import RowDefaults
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 POLL_S = 0.2
 
@@ -57,6 +59,8 @@ def issue(console, source: pd.DataFrame | str | Path, kind: Kind | str, *, brand
           progress: bool = True, invitations=None) -> RunResult:
     """Issue a ticket for every row of `source` (a DataFrame, or the path of a CSV file) and wait.
     With `invitations` (an InvitationOptions), each row gets an invitation link instead."""
+    import pandas as pd
+
     kind = Kind(kind)
     if isinstance(source, pd.DataFrame):
         table = table_from_frame(source, max_rows=console.settings.max_rows)

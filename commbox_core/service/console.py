@@ -13,8 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from commbox_core.access import RULES, Action, PermissionDenied, Role, allowed
 from commbox_core.api.client import CommBoxClient
@@ -24,11 +23,8 @@ from commbox_core.errors import ConsoleError
 from commbox_core.fields import Kind
 from commbox_core.invitations.options import InvitationOptions
 from commbox_core.invitations.redeem import Redeemer
-from commbox_core.outputs.history import history_frame
 from commbox_core.runs.results import RowResult, estimated_rate
 from commbox_core.runs.runner import issue_ticket
-from commbox_core.service.batch import RunResult, issue
-from commbox_core.service.invites import Invitations
 from commbox_core.service.job_records import sha256_of
 from commbox_core.service.jobs import Job
 from commbox_core.service.manager import JobManager
@@ -43,6 +39,12 @@ from commbox_core.tickets.links import LinkBuilder
 from commbox_core.tickets.plan import RunPlan
 from commbox_core.tickets.prepare import PreparedRow, prepare_rows
 from commbox_core.tickets.request import TicketRequest
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from commbox_core.service.batch import RunResult
+    from commbox_core.service.invites import Invitations
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,8 @@ class Console(RunRecords):
     @property
     def invitations(self) -> Invitations:
         """Issue one, list, revoke, re-send (see service/invites.py)."""
+        from commbox_core.service.invites import Invitations
+
         return Invitations(self)
 
     @classmethod
@@ -128,11 +132,15 @@ class Console(RunRecords):
 
     def issue(self, source, kind: Kind | str, **options) -> RunResult:
         """Tickets for every row of a DataFrame or a CSV path, waited for; see service.batch.issue."""
+        from commbox_core.service.batch import issue
+
         self.require(Action.ISSUE)
         return issue(self, source, kind, **options)
 
     def runs(self, limit: int = 200) -> pd.DataFrame:
         """Past runs, newest first (the store's, with live figures for this process's runs)."""
+        from commbox_core.outputs.history import history_frame
+
         self.require(Action.READ_HISTORY)
         if self.store is None:
             return history_frame(self.jobs.list(), datetime.now(UTC))

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import hashlib
 
-import pandas as pd
-
 from commbox_core.errors import ConsoleError
 from commbox_core.storage.store import StoredJob, StoredRow
 from commbox_core.tables.read import InputTable
@@ -36,8 +34,7 @@ def sha256_of(data: bytes) -> str:
 
 def row_records(table: InputTable, prepared: list[PreparedRow]):
     """(row, input values as given, validated request, problem) for every prepared row."""
-    frame = table.frame
-    values = dict(zip(frame.index.tolist(), frame.to_numpy(dtype=object).tolist()))
+    values = dict(zip(table.row_numbers(), zip(*(table.cells(column) for column in table.columns))))
     for item in prepared:
         given = values.get(item.row)
         request = item.request.model_dump(mode="json") if item.request is not None else None
@@ -46,6 +43,8 @@ def row_records(table: InputTable, prepared: list[PreparedRow]):
 
 def rebuild_table(job: StoredJob, rows: list[StoredRow]) -> InputTable:
     """The input table as the job read it (values as given); purged rows come back blank."""
+    import pandas as pd
+
     columns = job.columns
     blank = [""] * len(columns)
     frame = pd.DataFrame(

@@ -1,4 +1,5 @@
 """A background job: a bulk run living in the server process, not in a page's script thread.
+Its result tables (pandas) are imported when first asked for, so a run starts without them.
 
 A page starts one (service/manager.py), keeps its id, and polls `job.progress()`; refreshing or
 leaving the page loses nothing. Tokens live only in memory, inside each job's RowResults.
@@ -11,16 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from commbox_core.config.settings import Settings
 from commbox_core.errors import ConsoleError
 from commbox_core.fields import Kind
 from commbox_core.invitations.options import InvitationOptions
-from commbox_core.outputs.downloads import JobOutputs
-from commbox_core.outputs.files import to_csv_bytes
-from commbox_core.outputs.views import outcome_frame, subject_by_row
 from commbox_core.runs.results import RowResult, RunReport
 from commbox_core.runs.runner import BulkRunner, Progress
 from commbox_core.storage.audit import CLI_USER, AuditEntry, audit, audit_ticket
@@ -29,6 +26,11 @@ from commbox_core.tables.read import InputTable
 from commbox_core.tickets.plan import RunPlan
 from commbox_core.tickets.prepare import PreparedRow
 from commbox_core.vocabulary import Purpose, RunStatus
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from commbox_core.outputs.downloads import JobOutputs
 
 
 @dataclass
@@ -136,6 +138,9 @@ class Job:
 
     def outcome_file(self) -> tuple[pd.DataFrame, bytes]:
         """Outcomes without links, as a table and as CSV; built once when the run has finished."""
+        from commbox_core.outputs.files import to_csv_bytes
+        from commbox_core.outputs.views import outcome_frame, subject_by_row
+
         if self._outcomes is not None:
             return self._outcomes
         frame = outcome_frame(self.results(), subject_by_row(self.table, self.prepared, self.kind))
@@ -146,7 +151,9 @@ class Job:
 
     @cached_property
     def outputs(self) -> JobOutputs:
-        """The downloads, each built on first use and once (see outputs.py)."""
+        """The downloads, each built on first use and once (see outputs/downloads.py)."""
+        from commbox_core.outputs.downloads import JobOutputs
+
         if self.report is None:
             raise ConsoleError("the run has not finished yet")
         return JobOutputs(self.table, self.report)

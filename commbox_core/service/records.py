@@ -4,19 +4,19 @@ link), History's list, the audit log; and purging a run's personal data. Console
 from __future__ import annotations
 
 from datetime import UTC, datetime
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from commbox_core.access import Action
 from commbox_core.fields import Kind
-from commbox_core.outputs.files import to_csv_bytes
-from commbox_core.outputs.history import stored_outcomes, stored_runs_frame
 from commbox_core.runs.results import RunReport
 from commbox_core.service.job_records import rebuild_table
 from commbox_core.storage import invitations as stored_invitations
 from commbox_core.storage.audit import AuditFilter, audit_frame, audit_users
 from commbox_core.storage.records import StoredJob, StoredRow
 from commbox_core.tables.read import InputTable
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class RunRecords:
@@ -54,6 +54,8 @@ class RunRecords:
 
     def history_frame(self, limit: int = 200) -> pd.DataFrame:
         """One line per stored run, with live figures for the runs this process holds."""
+        from commbox_core.outputs.history import stored_runs_frame
+
         return stored_runs_frame(self.history(limit), {job.id: job for job in self.jobs.list()})
 
     def outcomes(self, job_id: str) -> pd.DataFrame:
@@ -62,6 +64,9 @@ class RunRecords:
 
     def outcome_file(self, job_id: str) -> tuple[pd.DataFrame, bytes]:
         """The outcomes as a table and as CSV (a finished run in this process: built once)."""
+        from commbox_core.outputs.files import to_csv_bytes
+        from commbox_core.outputs.history import stored_outcomes
+
         self.require(Action.READ_HISTORY)
         job = self.jobs.get(job_id)
         if job is not None:
@@ -76,6 +81,8 @@ class RunRecords:
 
     def audit_file(self, wanted: AuditFilter = AuditFilter()) -> bytes:
         """The log's entries matching `wanted`, every one of them, as CSV (admins only)."""
+        from commbox_core.outputs.files import to_csv_bytes
+
         self.require(Action.EXPORT_AUDIT)
         return to_csv_bytes(audit_frame(self._need_store(), wanted, limit=-1))
 

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from commbox_core.runs.results import RowResult
 from commbox_core.storage.store import JobStore, now_iso
 from commbox_core.tickets.request import TicketRequest
 from commbox_core.vocabulary import ErrorCode
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 CLI_USER = "cli"
 COLUMNS = ["at", "user", "tenant_host", "kind", "brand", "subject", "one_time_use", "outcome", "error_code",
@@ -100,6 +102,8 @@ class AuditFilter:
 
 def audit_frame(store: JobStore, wanted: AuditFilter = AuditFilter(), limit: int = 10_000) -> pd.DataFrame:
     """Entries matching the filter, newest first."""
+    import pandas as pd
+
     clauses, params = [], []
     if wanted.since:
         clauses.append("at >= ?")

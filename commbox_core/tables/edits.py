@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from commbox_core.tables.read import InputTable
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def edits_from_editor(shown: pd.DataFrame, edited_rows: Mapping, editable: Iterable[str]) -> dict[int, dict[str, str]]:
@@ -39,14 +40,11 @@ def apply_edits(table: InputTable, edits: Mapping[int, Mapping[str, str]]) -> In
         for column, value in cells.items():
             frame.at[row, column] = value
     problems = {row: text for row, text in table.row_problems.items() if row not in edits}
-    return dataclasses.replace(table, frame=frame, row_problems=problems)
+    return table.replaced(frame, problems)
 
 
 def rows_of(table: InputTable, rows: Sequence[int]) -> InputTable:
     """The same table narrowed to some rows (row numbers kept), e.g. to validate only those."""
     wanted = set(rows)
-    return dataclasses.replace(
-        table,
-        frame=table.frame.loc[list(rows)],
-        row_problems={row: text for row, text in table.row_problems.items() if row in wanted},
-    )
+    return table.replaced(table.frame.loc[list(rows)],
+                          {row: text for row, text in table.row_problems.items() if row in wanted})

@@ -5,12 +5,10 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from dataclasses import dataclass
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from commbox_core.errors import InputFileError
-from commbox_core.tables.arrow_columns import ColumnBuilder
+from commbox_core.tables.arrow_columns import ColumnBuilder, text_cells
 from commbox_core.tables.cells import unneutralise
 from commbox_core.tables.encodings import (
     SNIFF_BYTES,
@@ -21,20 +19,64 @@ from commbox_core.tables.encodings import (
 )
 from commbox_core.tables.sniff import DELIMITER_NAMES, sniff_delimiter
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 MAX_BYTES = 50 * 1024 * 1024
 MAX_ROWS = 200_000
 MAX_COLUMNS = 1_000  # far beyond any real sheet of people; bounds the work a pathological header causes
 
 
-@dataclass
 class InputTable:
-    headers: list[str]  # the header cells exactly as in the file, in order (may repeat or be blank)
-    columns: list[str]  # unique names used in `frame`, same order ("email (2)", "column 3")
-    frame: pd.DataFrame  # all values str, never NaN; index = row number, 1 = first data record
-    row_problems: dict[int, str]  # row number -> structural problem; the row is still in `frame`
-    encoding: str
-    delimiter: str
-    filename: str = ""
+    """A table of text as read: the header cells exactly as in the file, in order (they may repeat
+    or be blank); `columns`, the unique names used in `frame` ("email (2)", "column 3"); `frame`,
+    every value str, never NaN, index = row number (1 = first data record); `row_problems`, row
+    number -> structural problem (the row is still in the table).
+
+    A file's table keeps its columns as Arrow text and builds the pandas `frame` on first use:
+    reading and preparing rows need only `cells()`, so a run starts before pandas is loaded."""
+
+    def __init__(self, headers: list[str], columns: list[str], frame: pd.DataFrame | None = None,
+                 row_problems: dict[int, str] | None = None, encoding: str = "utf-8", delimiter: str = ",",
+                 filename: str = "", *, texts: list | None = None):
+        if (frame is None) == (texts is None):
+            raise ValueError("an InputTable holds either a frame or its text columns")
+        self.headers, self.columns = headers, columns
+        self.row_problems = row_problems if row_problems is not None else {}
+        self.encoding, self.delimiter, self.filename = encoding, delimiter, filename
+        self._frame, self._texts = frame, texts
+
+    def __len__(self) -> int:
+        return len(self._frame) if self._frame is not None else (len(self._texts[0]) if self._texts else 0)
+
+    def __repr__(self) -> str:
+        return f"InputTable({self.filename or 'table'!r}, {len(self):,} rows, columns={self.columns!r})"
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        if self._frame is None:
+            from commbox_core.tables.arrow_columns import text_frame
+
+            self._frame = text_frame(self.columns, self._texts)
+        return self._frame
+
+    def row_numbers(self) -> list[int]:
+        if self._frame is None:
+            return list(range(1, len(self) + 1))
+        return self._frame.index.tolist()
+
+    def cells(self, column: str, start: int = 0, stop: int | None = None) -> list:
+        """The column's values from position `start` to `stop` as Python strings (an edited frame
+        may hold None)."""
+        stop = len(self) if stop is None else min(stop, len(self))
+        if self._frame is None:
+            return text_cells(self._texts[self.columns.index(column)], start, stop)
+        return self._frame[column].iloc[start:stop].tolist()
+
+    def replaced(self, frame: pd.DataFrame, row_problems: dict[int, str]) -> InputTable:
+        """The same table's headers and origin over other values (edited, or some rows only)."""
+        return InputTable(self.headers, self.columns, frame, row_problems, self.encoding, self.delimiter,
+                          self.filename)
 
 
 def read_table(
@@ -153,8 +195,7 @@ def _read_records(reader, data: bytes, encoding: str, delimiter: str, filename: 
             f"A quote (\") opened on line {last_start:,} is never closed, so everything after it was "
             "read as one value. Close the quote and upload the file again."
         )
-    frame = pd.DataFrame(dict(zip(columns, builder.arrays())), index=pd.RangeIndex(1, row_number + 1))
-    return InputTable(headers, columns, frame, problems, encoding, delimiter, filename)
+    return InputTable(headers, columns, None, problems, encoding, delimiter, filename, texts=builder.arrays())
 
 
 def _unbroken(reader, filename: str, record_start):
@@ -216,6 +257,8 @@ def _ends_inside_quotes(data: bytes, encoding: str, delimiter: str, first_line: 
 def table_from_frame(frame: pd.DataFrame, *, filename: str = "dataframe", max_rows: int = MAX_ROWS) -> InputTable:
     """A DataFrame (from a notebook) as an InputTable: every cell as text, a missing cell blank.
     Read files with dtype=str so that pandas keeps `000123` and `+44…` as written."""
+    import pandas as pd
+
     if len(frame) > max_rows:
         raise InputFileError(f"the table has {len(frame):,} rows; at most {max_rows:,} are allowed (COMMBOX_MAX_ROWS)")
     headers = [str(column) for column in frame.columns]

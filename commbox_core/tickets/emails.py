@@ -14,14 +14,11 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 import email_validator
-import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 from email_validator import EmailNotValidError, validate_email
 
-BATCH = 8192
-# Short-lived buffers go to malloc, which hands them back at once; Arrow's default pool keeps them.
-_POOL = pa.system_memory_pool()
+from commbox_core.tables.arrow_columns import text_array
+
+BATCH = 8192  # a full batch goes through Arrow at once; a smaller one (a small file) through re
 MAX_PLAIN_LENGTH = 254  # email-validator's limit on the whole address
 # Dot-atom local part from a subset of the allowed characters; host labels of letters and digits
 # joined by single hyphens (a double hyphen can make an invalid "ab--" label), 63 at most each;
@@ -32,6 +29,9 @@ _PLAIN = (
 )
 # Domains email-validator refuses as special-use (".test", ".local", ...), taken from it.
 _SPECIAL_USE = "(?:^|[.@])(?:" + "|".join(re.escape(d) for d in email_validator.SPECIAL_USE_DOMAIN_NAMES) + ")$"
+# The same rules one address at a time; fullmatch, since re's $ also matches before a final newline.
+_PLAIN_ONE = re.compile(_PLAIN.removeprefix("^").removesuffix("$"))
+_SPECIAL_USE_ONE = re.compile(_SPECIAL_USE.removesuffix("$") + r"\Z", re.IGNORECASE)
 
 
 def email_problems(texts: Sequence[str]) -> list[str | None]:
@@ -39,25 +39,34 @@ def email_problems(texts: Sequence[str]) -> list[str | None]:
     problems: list[str | None] = []
     for start in range(0, len(texts), BATCH):  # batches bound the memory the vectorised pass takes
         batch = texts[start : start + BATCH]
-        plain = plainly_valid(batch).tolist()
+        plain = plainly_valid(batch)
         problems.extend(None if ok else email_problem(text) for text, ok in zip(batch, plain))
     return problems
 
 
-def plainly_valid(texts: Sequence[str]) -> np.ndarray:
+def plainly_valid(texts: Sequence[str]) -> list[bool]:
     """True where the address is certainly valid; False means "ask email-validator"."""
-    if not len(texts):
-        return np.zeros(0, dtype=bool)
-    column = pa.array(texts, type=pa.large_string(), memory_pool=_POOL)
-    shaped = pc.match_substring_regex(column, _PLAIN, memory_pool=_POOL)
-    short = pc.less_equal(pc.utf8_length(column, memory_pool=_POOL), MAX_PLAIN_LENGTH, memory_pool=_POOL)
+    if len(texts) < BATCH:  # pyarrow's start-up (0.1 s) pays off only for many addresses
+        return [_plain(text) for text in texts]
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    pool = pa.system_memory_pool()  # brief buffers: malloc gives them back, Arrow's own pool would keep them
+    column = text_array(list(texts), pool)
+    shaped = pc.match_substring_regex(column, _PLAIN, memory_pool=pool)
     risky = pc.or_(
-        pc.match_substring(column, "--", memory_pool=_POOL),
-        pc.match_substring_regex(column, _SPECIAL_USE, ignore_case=True, memory_pool=_POOL),
-        memory_pool=_POOL,
+        pc.match_substring(column, "--", memory_pool=pool),
+        pc.match_substring_regex(column, _SPECIAL_USE, ignore_case=True, memory_pool=pool),
+        memory_pool=pool,
     )
-    plain = pc.and_not(pc.and_(shaped, short, memory_pool=_POOL), risky, memory_pool=_POOL)
-    return plain.to_numpy(zero_copy_only=False)
+    # The length in Python: a number compared in Arrow becomes a pa.scalar, which imports pandas.
+    plain = pc.and_not(shaped, risky, memory_pool=pool).to_pylist()
+    return [ok and len(text) <= MAX_PLAIN_LENGTH for ok, text in zip(plain, texts)]
+
+
+def _plain(text: str) -> bool:
+    return (len(text) <= MAX_PLAIN_LENGTH and _PLAIN_ONE.fullmatch(text) is not None and "--" not in text
+            and _SPECIAL_USE_ONE.search(text) is None)
 
 
 @lru_cache(maxsize=4096)  # a bulk file's addresses are mostly distinct: a bigger cache only holds memory

@@ -18,9 +18,9 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 import phonenumbers
-import pyarrow as pa
-import pyarrow.compute as pc
 from phonenumbers import phonenumberutil
+
+from commbox_core.tables.arrow_columns import text_array
 
 # What Excel does to a long number it was not told is text: 4.42079E+11.
 _SCIENTIFIC = re.compile(r"^[+-]?\d+(?:[.,]\d+)?[eE][+-]?\d+$")
@@ -28,9 +28,7 @@ _PHONE_CHARS = re.compile(r"^[+\d\s().\-/]+$")
 # ASCII only: phonenumbers also reads other scripts' digits, which the fast path leaves to it.
 _PLAIN = re.compile(r"\+[0-9][0-9 ().\-/]*")  # phonenumbers trims what trails the last digit
 _NOT_DIGIT = re.compile(r"[^0-9]")
-BATCH = 8192
-# Short-lived buffers go to malloc, which hands them back at once; Arrow's default pool keeps them.
-_POOL = pa.system_memory_pool()
+BATCH = 8192  # a full batch goes through Arrow at once; a smaller one (a small file) through re
 _MAX_COUNTRY_CODE_DIGITS = 3
 _MIN_NATIONAL_DIGITS = 2  # phonenumbers refuses shorter national numbers outright
 _MAX_NATIONAL_DIGITS = 17  # ... and longer ones
@@ -54,15 +52,28 @@ def phone_problems(texts: Sequence[str]) -> list[str | None]:
     problems: list[str | None] = []
     for start in range(0, len(texts), BATCH):  # batches bound the memory the vectorised pass takes
         batch = texts[start : start + BATCH]
-        column = pa.array(batch, type=pa.large_string(), memory_pool=_POOL)
-        international = pc.replace_substring_regex(column, "^00", "+", max_replacements=1, memory_pool=_POOL)
-        plain = pc.match_substring_regex(international, "^" + _PLAIN.pattern + "$", memory_pool=_POOL).to_pylist()
-        digits = pc.replace_substring_regex(international, _NOT_DIGIT.pattern, "", memory_pool=_POOL).to_pylist()
+        if len(batch) < BATCH:  # pyarrow's start-up (0.1 s) pays off only for many numbers
+            problems.extend(phone_problem(text) for text in batch)
+            continue
+        plain, digits = _shapes(batch)
         problems.extend(
             None if is_plain and _possible_digits(number) else parsed_phone_problem(text)
             for text, is_plain, number in zip(batch, plain, digits)
         )
     return problems
+
+
+def _shapes(batch: Sequence[str]) -> tuple[list[bool], list[str]]:
+    """For each number: whether it is written plainly, and its digits (after + or 00)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    pool = pa.system_memory_pool()  # brief buffers: malloc gives them back, Arrow's own pool would keep them
+    column = text_array(list(batch), pool)
+    international = pc.replace_substring_regex(column, "^00", "+", max_replacements=1, memory_pool=pool)
+    plain = pc.match_substring_regex(international, "^" + _PLAIN.pattern + "$", memory_pool=pool).to_pylist()
+    digits = pc.replace_substring_regex(international, _NOT_DIGIT.pattern, "", memory_pool=pool).to_pylist()
+    return plain, digits
 
 
 def plainly_possible(text: str) -> bool:

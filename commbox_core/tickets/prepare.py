@@ -8,12 +8,10 @@ tests/tickets/test_request.py compares the two on generated tables.
 
 from __future__ import annotations
 
+from array import array
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
-
-import numpy as np
-import pandas as pd
 
 from commbox_core.fields import Kind, fields_for
 from commbox_core.tickets.request import (
@@ -35,13 +33,12 @@ ROWS_PER_BATCH = 8192  # rows whose values are spread out at once: bounds the me
 def prepare_rows(table, mapping: Mapping[str, str], kind: Kind, defaults: RowDefaults) -> list[PreparedRow]:
     """Validate every row of `table` (a csv_io.InputTable); mapping is field -> column name."""
     allowed = set(fields_for(kind))
-    frame = table.frame
-    texts = [_TextColumn(name, frame[mapping[name]]) for name in CHECKED_FIELDS if name in mapping and name in allowed]
+    texts = [_TextColumn(name, table, mapping[name]) for name in CHECKED_FIELDS if name in mapping and name in allowed]
     flags = [
-        (name, _FlagColumn(frame[mapping[name]], default) if name in mapping and name in allowed else None, default)
+        (name, _FlagColumn(table, mapping[name], default) if name in mapping and name in allowed else None, default)
         for name, default in flag_defaults(defaults)
     ]
-    rows = frame.index.tolist()
+    rows = table.row_numbers()
     prepared = []
     for start in range(0, len(rows), ROWS_PER_BATCH):
         stop = min(start + ROWS_PER_BATCH, len(rows))
@@ -74,47 +71,42 @@ def _prepare_row(
 class _TextColumn:
     """One field's column: each distinct value trimmed and checked once."""
 
-    def __init__(self, name: str, column: pd.Series):
+    def __init__(self, name: str, table, column: str):
         self.name = name
-        self._codes, distinct = _factorized(column)
+        self._codes, distinct = _factorized(table, column)
         values = [clean_text(value) for value in distinct]
         problems = text_problems(name, values)
-        self._values = _lookup(values)
-        self._problems = _lookup(problems) if any(problems) else None
+        self._values = values
+        self._problems = problems if any(problems) else None
 
     def rows(self, start: int, stop: int) -> tuple[list[str], list[str | None] | None]:
         """Per row from start to stop: the trimmed text, and its problem (None: no row has one)."""
         codes = self._codes[start:stop]
-        return self._values[codes].tolist(), None if self._problems is None else self._problems[codes].tolist()
+        values, problems = self._values, self._problems
+        return [values[c] for c in codes], None if problems is None else [problems[c] for c in codes]
 
 
 class _FlagColumn:
-    def __init__(self, column: pd.Series, default: bool):
-        self._codes, distinct = _factorized(column)
-        self._parsed = _lookup([parse_flag(value, default) for value in distinct])
+    def __init__(self, table, column: str, default: bool):
+        self._codes, distinct = _factorized(table, column)
+        self._parsed = [parse_flag(value, default) for value in distinct]
 
     def rows(self, start: int, stop: int) -> list[tuple[bool, str | None]]:
-        return self._parsed[self._codes[start:stop]].tolist()
+        parsed = self._parsed
+        return [parsed[c] for c in self._codes[start:stop]]
 
 
-def _factorized(column: pd.Series) -> tuple[np.ndarray, list[str | None]]:
-    """Codes per row and the distinct values (a missing cell, which an edited frame may hold, is
-    None). In Python rather than pd.factorize, which takes three times the memory on Arrow text."""
+def _factorized(table, column: str) -> tuple[array, list[str | None]]:
+    """Codes per row (4 bytes each) and the distinct values (a missing cell, which an edited frame
+    may hold, is None). In Python rather than pd.factorize, which takes three times the memory on
+    Arrow text; answers per distinct value are then shared by the rows, never copied."""
     positions: dict[str | None, int] = {}
     add = positions.setdefault
-    codes = np.empty(len(column), dtype=np.int32)
-    for start in range(0, len(column), ROWS_PER_BATCH):  # a batch of cells at a time as Python strings
-        cells = column.iloc[start : start + ROWS_PER_BATCH].tolist()
-        codes[start : start + len(cells)] = [add(v if isinstance(v, str) else None, len(positions)) for v in cells]
+    codes = array("i")
+    for start in range(0, len(table), ROWS_PER_BATCH):  # a batch of cells at a time as Python strings
+        cells = table.cells(column, start, start + ROWS_PER_BATCH)
+        codes.extend([add(v if isinstance(v, str) else None, len(positions)) for v in cells])
     return codes, list(positions)
-
-
-def _lookup(per_value: list) -> np.ndarray:
-    """An object array to spread per-value answers over rows by code, sharing rather than copying."""
-    lookup = np.empty(len(per_value), dtype=object)
-    for i, value in enumerate(per_value):  # one by one: numpy would unpack tuples into a second axis
-        lookup[i] = value
-    return lookup
 
 
 def duplicate_rows(prepared: list[PreparedRow]) -> dict[int, int]:

@@ -3,6 +3,7 @@ libraries (a command imports what it needs when it runs)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -41,6 +42,47 @@ def test_the_cli_starts_without_pandas_streamlit_or_the_sandbox():
             "print(sorted(m for m in ('pandas', 'streamlit', 'starlette', 'requests') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT_DIR, capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "[]", done.stderr
+
+
+FIRST_REQUEST_PROBE = """
+import sys
+from commbox_core.api import client
+from commbox_core.cli import main
+
+send = client.CommBoxClient.create_ticket
+loaded = []
+
+def noting(self, *args, **kwargs):
+    if not loaded:
+        loaded.append(sorted(m for m in ("pandas", "pyarrow", "numpy") if m in sys.modules))
+    return send(self, *args, **kwargs)
+
+client.CommBoxClient.create_ticket = noting
+code = main(sys.argv[1:])
+print("loaded at the first request:", loaded[0], file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def test_a_small_uploads_first_request_leaves_before_pandas_and_arrow_load(tmp_path):
+    """Their start-up (0.5 s together; xlsxwriter loads in the workbook's own thread) is spent while the first requests are in flight; the
+    result files, which need pandas, are still complete and exact."""
+    source = tmp_path / "people.csv"
+    source.write_text("uniqueId,firstName,phone1,email\n000123,Ann,+44 20 7946 0001,ann@example.com\n"
+                      "7,'=SUM(1),,bob@@example\n", encoding="utf-8")
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [sys.executable, "-c", FIRST_REQUEST_PROBE, "bulk", str(source), "--kind", "customer", "--sandbox",
+         "--out", str(out), "--quiet"], cwd=ROOT_DIR, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "COMMBOX_DATA_DIR": str(tmp_path)})
+    assert "loaded at the first request: []" in done.stderr, done.stderr
+    success = (out / "success.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert success[0] == "row,uniqueId,firstName,phone1,email,url,expires_at"
+    assert success[1].startswith("1,000123,Ann,+44 20 7946 0001,ann@example.com,http://127.0.0.1:")
+    assert done.returncode == 1 and "2 rows: 1 succeeded, 1 failed" in done.stderr
+    errors = (out / "errors.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert errors[1].startswith("2,7,'=SUM(1),,bob@@example,invalid,")  # guarded again on the way out
+    assert (out / "results.xlsx").stat().st_size > 0
 
 
 def test_a_bug_is_one_line_not_a_traceback(monkeypatch, capsys):

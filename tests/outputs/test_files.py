@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
 import csv
 import io
 import json
+import re
 import stat
 from datetime import datetime, timedelta, timezone
 
@@ -27,6 +26,7 @@ from commbox_core.outputs.files import (
     to_xlsx_bytes,
     write_outputs,
 )
+from commbox_core.outputs.lines import workbook_stream
 from commbox_core.runs.results import RowResult, RunReport
 from commbox_core.tables.cells import needs_neutralising, neutralise, unneutralise
 from commbox_core.tables.columns import match_columns
@@ -355,7 +355,7 @@ def test_the_workbook_written_during_a_run_is_the_one_written_after_it():
     table = make_table("username,phone1\na,+44 20 7946 0000\nb,=1+1\nc,\nd,000123\ne,x\n")
     results = [failed(5, ErrorCode.INVALID, "bad"), ok(3), RowResult(1, True, url=link(1)), failed(2), ok(4)]
     report = make_report(sorted(results, key=lambda r: r.row))
-    stream = export.workbook_stream(table, [1, 2, 3, 4, 5])
+    stream = workbook_stream(table, [1, 2, 3, 4, 5])
     for result in results:
         stream.add(result)
     streamed = open_xlsx(stream.finish(report.results))

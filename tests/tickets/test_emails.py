@@ -7,7 +7,7 @@ from email_validator import EmailNotValidError, validate_email
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from commbox_core.tickets.emails import email_problem, email_problems, plainly_valid
+from commbox_core.tickets.emails import BATCH, email_problem, email_problems, plainly_valid
 
 TRICKY = "abcXYZ019._+-'@\"() <>!#%é.-\u200b"
 # Mostly well-formed pieces, so the fast path often says yes; mixed with pieces it must refuse.
@@ -35,21 +35,30 @@ def addresses(draw):
 @settings(max_examples=1000, deadline=None)
 @given(st.lists(st.one_of(addresses(), st.text(alphabet=TRICKY, max_size=40)), min_size=1, max_size=10))
 def test_the_fast_path_never_accepts_what_email_validator_refuses(texts):
-    for text, plain in zip(texts, plainly_valid(texts).tolist()):
+    for text, plain in zip(texts, plainly_valid(texts)):
         if plain:
             assert accepted_by_email_validator(text), text
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.one_of(addresses(), st.text(alphabet=TRICKY, max_size=40)), min_size=1, max_size=10))
+def test_a_full_batch_through_arrow_answers_as_one_address_at_a_time(texts):
+    # A small file's addresses are checked one by one (re), a big file's a batch at a time (Arrow).
+    full = (texts * (BATCH // len(texts) + 1))[:BATCH]
+    assert plainly_valid(full) == [plainly_valid([text])[0] for text in full]
 
 
 def test_long_addresses_and_labels_are_left_to_email_validator():
     long_label = "a" * 64
     texts = [f"x@{long_label}.com", "x@" + "a." * 126 + "com", "y" * 250 + "@b.co", "ab--c@x.com", "a@xn--bcher-kva.ch"]
-    assert not plainly_valid(texts).any()
+    assert not any(plainly_valid(texts))
+    assert not any(plainly_valid(texts * BATCH))  # the Arrow pass over a full batch too
     assert [email_problem(t) for t in texts] == email_problems(texts)
 
 
 @pytest.mark.parametrize("text", ["john.d@example.com", "o'brien+tag@mail.example.co.uk", "A_B-9@x-y.io"])
 def test_ordinary_addresses_take_the_fast_path(text):
-    assert plainly_valid([text]).tolist() == [True]
+    assert plainly_valid([text]) == [True]
     assert email_problems([text]) == [None] == [email_problem(text)]
 
 
