@@ -65,8 +65,8 @@ sys.exit(code)
 
 
 def test_a_small_uploads_first_request_leaves_before_pandas_and_arrow_load(tmp_path):
-    """Their start-up (0.5 s together; xlsxwriter loads in the workbook's own thread) is spent while the first requests are in flight; the
-    result files, which need pandas, are still complete and exact."""
+    """Their start-up (0.5 s together) is spent while the first requests are in flight (xlsxwriter
+    loads in the workbook's own thread); the result files, which need pandas, are still exact."""
     source = tmp_path / "people.csv"
     source.write_text("uniqueId,firstName,phone1,email\n000123,Ann,+44 20 7946 0001,ann@example.com\n"
                       "7,'=SUM(1),,bob@@example\n", encoding="utf-8")
