@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -73,17 +75,42 @@ def write_outputs(out_dir: Path, table: InputTable, report: RunReport,
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     success, errors = success_frame(table, report), errors_frame(table, report)
+    # The workbook's zip is compressed in a thread (zlib lets go of the GIL) while the CSVs are made.
+    xlsx = _in_thread(lambda: workbook.finish(report.results) if workbook else to_xlsx_bytes(success, errors))
     contents = {
         "success.csv": to_csv_bytes(success),
         "errors.csv": to_csv_bytes(errors),
-        "results.xlsx": workbook.finish(report.results) if workbook else to_xlsx_bytes(success, errors),
         "summary.json": summary_json(report),
     }
+    contents["results.xlsx"] = xlsx()
     paths = {}
     for name, content in contents.items():
         paths[name] = out_dir / name
         write_private(paths[name], content)
     return paths
+
+
+def _in_thread(make: Callable[[], bytes]) -> Callable[[], bytes]:
+    """Start `make` in a thread; the function returned waits for its bytes (or raises its error)."""
+    outcome: list = []
+
+    def run() -> None:
+        try:
+            outcome.append((True, make()))
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+            outcome.append((False, exc))
+
+    thread = threading.Thread(target=run, name="results-xlsx-close", daemon=True)
+    thread.start()
+
+    def wait() -> bytes:
+        thread.join()
+        made, value = outcome[0]
+        if not made:
+            raise value
+        return value
+
+    return wait
 
 
 def write_private(path: Path, content: bytes) -> None:
