@@ -169,7 +169,9 @@ class Pacer:
             self._last_cut = now
             self._curve_s = 0.0
             self.rate = self._target(now)
-            self._next_slot = max(self._next_slot, now + 1.0 / self.rate)
+            # Every slot handed out before the cut is given up (acquire checks _last_cut), so the
+            # schedule starts again from now: keeping it past them would leave a hole that long.
+            self._next_slot = now + 1.0 / self.rate
 
     def now(self) -> float:
         return self._clock()

@@ -128,3 +128,60 @@ def test_slow_start_doubles_once_a_round_trip_within_its_bounds():
     assert pacer.doubling_s() == 0.05  # never faster: a 2 ms round trip would overshoot a limit
     answered_after(pacer, clock, 0.4)
     assert pacer.doubling_s() == 0.08  # never slower than before round trips were measured
+
+
+class SleepOnClock:
+    """A stop event whose wait() moves the fake clock instead of sleeping; `during_sleep` runs
+    once, inside the first wait, as a 429 arriving while a worker sleeps on its reserved slot."""
+
+    def __init__(self, clock: Clock, during_sleep):
+        self.clock, self.during_sleep = clock, during_sleep
+        self.woke_at: list[float] = []
+
+    def is_set(self) -> bool:
+        return False
+
+    def wait(self, seconds: float) -> bool:
+        if self.during_sleep is not None:
+            self.during_sleep, hook = None, self.during_sleep
+            hook()
+        self.clock.now += seconds
+        self.woke_at.append(self.clock.now)
+        return False
+
+
+def test_a_cut_gives_up_the_slots_handed_out_before_it_without_leaving_their_time_unused():
+    clock = Clock()
+    pacer = Pacer(None, clock=clock)
+    steady = SleepOnClock(clock, None)
+
+    def send_until(moment: float) -> None:  # sends paced one by one, each answered 5 ms later
+        while clock.now < moment:
+            assert pacer.acquire(steady)
+            sent = clock.now
+            clock.now += 0.005
+            pacer.on_success(sent)
+
+    send_until(1000.3)
+    pacer.on_throttled(None, sent_at=clock.now)  # the slow start met the limit
+    send_until(1003.0)  # and the rate has climbed back since
+    assert pacer.acquire(steady)  # sent now: the next slot is one interval ahead
+    before, seen = pacer.rate, {}
+
+    def refused():
+        pacer.on_throttled(None, sent_at=clock.now)
+        seen.update(cut_at=clock.now, rate=pacer.rate)
+
+    def second_worker():  # reserves the slot after the first worker's, and sleeps on it too
+        sleeping = SleepOnClock(clock, refused)
+        assert pacer.acquire(sleeping)
+        seen.update(second_woke_at=sleeping.woke_at[0], second_sent_at=clock.now)
+
+    # Two workers hold slots of the old, too fast rate when the 429 comes: both give them up
+    # and ask again.
+    assert pacer.acquire(SleepOnClock(clock, second_worker))
+    assert seen["rate"] < before  # the 429 did cut the rate
+    # The second worker, awake at its given-up slot, sends then, or one interval of the new rate
+    # after the cut if that is later; not after the time of both given-up slots.
+    allowed_at = max(seen["second_woke_at"], seen["cut_at"] + 1 / seen["rate"])
+    assert abs(seen["second_sent_at"] - allowed_at) < 1e-9
