@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -14,13 +15,12 @@ import pandas as pd
 from commbox_core.outputs.lines import carried_columns, tail_cells
 from commbox_core.outputs.workbook import Workbook, WorkbookStream
 from commbox_core.runs.results import RowResult, RunReport
-from commbox_core.tables.cells import PHONE_SHAPE
+from commbox_core.tables.cells import neutralise
 from commbox_core.tables.read import InputTable
 
 HEADERS_ATTR = "headers"  # frame.attrs key: the header line to write (frame columns are unique)
 
-_FORMULA_PATTERN = r"^'*[=+\-@\t\r]"  # with PHONE_SHAPE, the rule of needs_neutralising for whole columns
-_QUOTE_PATTERN = r'[,;\t|"\r\n]'  # every delimiter read_table may detect, so re-reading is unambiguous
+_NEEDS_QUOTES = re.compile(r'[,;\t|"\r\n]')  # every delimiter read_table may detect, so re-reading is unambiguous
 _CHUNK_ROWS = 10_000
 
 
@@ -43,10 +43,10 @@ def to_csv_bytes(frame: pd.DataFrame) -> bytes:
     single = len(headers) == 1
     output = io.BytesIO()
     output.write(b"\xef\xbb\xbf")
-    output.write((",".join(_csv_cells(pd.Series(headers, dtype="str"), single_column=single)) + "\r\n").encode("utf-8"))
+    output.write((",".join(_csv_cells(headers, single_column=single)) + "\r\n").encode("utf-8"))
     for start in range(0, len(frame), _CHUNK_ROWS):  # in slices, so 100k rows never exist as one text
         part = frame.iloc[start : start + _CHUNK_ROWS]
-        columns = [_csv_cells(_as_text(part.iloc[:, j]), single_column=single).tolist() for j in range(len(headers))]
+        columns = [_csv_cells(_as_text(part.iloc[:, j]).tolist(), single_column=single) for j in range(len(headers))]
         output.write("".join(line + "\r\n" for line in map(",".join, zip(*columns))).encode("utf-8"))
     return output.getvalue()
 
@@ -153,12 +153,14 @@ def _as_text(column: pd.Series) -> pd.Series:
     return column.map(lambda v: "" if v is None or (isinstance(v, float) and v != v) else str(v)).astype("str")
 
 
-def _csv_cells(column: pd.Series, *, single_column: bool) -> pd.Series:
-    """Neutralise, then quote what needs it (and "" alone on a line, which would read as blank)."""
-    risky = column.str.contains(_FORMULA_PATTERN, regex=True) & ~column.str.fullmatch(PHONE_SHAPE)
-    column = column.where(~risky, "'" + column)
-    quote = column.str.contains(_QUOTE_PATTERN, regex=True)
-    if single_column:
-        quote |= column == ""
-    return column.where(~quote, '"' + column.str.replace('"', '""', regex=False) + '"')
-
+def _csv_cells(texts: list[str], *, single_column: bool) -> list[str]:
+    """Neutralise, then quote what needs it (and "" alone on a line, which would read as blank).
+    Cell by cell: faster than pandas' string methods up to the 10,000-row chunk (4 vs 8 ms a
+    column), and one rule with the reading side."""
+    cells = []
+    for text in texts:
+        text = neutralise(text)
+        if _NEEDS_QUOTES.search(text) or (single_column and not text):
+            text = '"' + text.replace('"', '""') + '"'
+        cells.append(text)
+    return cells
