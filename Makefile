@@ -8,7 +8,7 @@ PORT   ?= 8501
 # (in live mode, behind the access gate and TLS).
 ADDRESS ?= 127.0.0.1
 
-.PHONY: run test setup browser oidc-provider sandbox bench lint-imports clean
+.PHONY: run test setup browser oidc-provider postgresql sandbox bench lint-imports clean
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,13 +24,18 @@ setup: $(STAMP)
 run: setup
 	$(BIN)/streamlit run serve.py --server.port $(PORT) --server.address $(ADDRESS)
 
-## test: set up (virtualenv, packages, Chromium and an OIDC provider for the browser tests), check the import contract, run every test
-test: setup browser oidc-provider lint-imports
+## test: set up (virtualenv, packages, Chromium and an OIDC provider for the browser tests, PostgreSQL
+## for the store tests), check the import contract, run every test
+test: setup browser oidc-provider postgresql lint-imports
 	$(BIN)/python -m pytest
 
 ## oidc-provider: the OpenID Connect provider (npm's oauth2-mock-server) the sign-in browser tests use
 oidc-provider:
 	@bash scripts/ensure-oidc-provider.sh
+
+## postgresql: Debian's PostgreSQL server binaries; the store tests start a throwaway cluster with them
+postgresql:
+	@bash scripts/ensure-postgresql.sh
 
 ## lint-imports: the layer contract in .importlinter (rooms follow the data flow; no cycles)
 lint-imports: setup

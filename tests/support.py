@@ -64,3 +64,10 @@ def wait_until(condition, timeout: float = 10.0, interval: float = 0.02):
             return value
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout} s")
+
+
+def stored_text(store) -> str:
+    """Every value of every table of a JobStore (SQLite or PostgreSQL), as text: what a copy of
+    the database would give away."""
+    tables = ("jobs", "job_rows", "audit", "invitations", "schema_version")
+    return "\n".join(repr(tuple(row)) for table in tables for row in store.query(f"SELECT * FROM {table}"))

@@ -42,7 +42,8 @@ def embedded_sandbox() -> SandboxServer:
 
 @st.cache_resource
 def job_manager() -> JobManager:
-    """The runs of this server process over the job store under the configured data folder.
+    """The runs of this server process over the configured job store (COMMBOX_DATABASE_URL, else
+    the SQLite file in the data folder).
     Opening it marks runs whose process is gone as interrupted; old runs and audit entries go."""
     return Console.open(configured_settings()).jobs
 

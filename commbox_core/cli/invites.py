@@ -11,14 +11,14 @@ from pathlib import Path
 
 import click
 
-from commbox_core.cli.jobs import DB_HELP, console_for, db_option
-from commbox_core.cli.output import ConsoleCommand, say
+from commbox_core.cli.jobs import console_for, db_option
+from commbox_core.cli.output import STORE, STORE_HELP, ConsoleCommand, say
 from commbox_core.cli.tickets import make_folder
 from commbox_core.errors import ConsoleError
 
 
 @click.group()
-@click.option("--db", type=click.Path(path_type=Path), help=DB_HELP)
+@click.option("--db", type=STORE, help=STORE_HELP)
 @click.pass_context
 def invites(ctx: click.Context, db: Path | None) -> None:
     """Invitation links in the job store: list, revoke, re-send."""

@@ -1,6 +1,6 @@
-"""`jobs [--db PATH] list | show ID | resume ID --out DIR | reissue ID --out DIR | export ID --out DIR`
+"""`jobs [--db PATH|URL] list | show ID | resume ID --out DIR | reissue ID --out DIR | export ID --out DIR`
 
-Runs recorded in the job store (--db, default <COMMBOX_DATA_DIR>/console.sqlite3). Tokens are
+Runs recorded in the job store (--db: a SQLite file or a postgresql:// URL). Tokens are
 never stored, so exported files carry links only for rows issued by the same command.
 """
 
@@ -11,16 +11,15 @@ from pathlib import Path
 
 import click
 
-from commbox_core.cli.output import ConsoleCommand, acting_role, follow
+from commbox_core.cli.output import STORE, STORE_HELP, ConsoleCommand, acting_role, follow
 from commbox_core.cli.tickets import finished_report, make_folder, report_outcome
 from commbox_core.errors import ConsoleError
 
-DB_HELP = "job store file (default: <COMMBOX_DATA_DIR>/console.sqlite3)"
 
 
 def db_option(command):
     """--db is taken after the action too (`jobs list --db X`); one given before it still counts."""
-    return click.option("--db", "action_db", type=click.Path(path_type=Path), help=DB_HELP)(command)
+    return click.option("--db", "action_db", type=STORE, help=STORE_HELP)(command)
 
 
 def console_for(ctx: click.Context, action_db: Path | None):
@@ -34,7 +33,7 @@ def console_for(ctx: click.Context, action_db: Path | None):
 
 
 @click.group()
-@click.option("--db", type=click.Path(path_type=Path), help=DB_HELP)
+@click.option("--db", type=STORE, help=STORE_HELP)
 @click.pass_context
 def jobs(ctx: click.Context, db: Path | None) -> None:
     """Runs recorded in the job store."""

@@ -11,6 +11,7 @@ import os
 import re
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import click
 
@@ -34,6 +35,25 @@ def say(message: str) -> None:
     file cannot retitle, clear or otherwise drive the user's terminal."""
     safe = _TERMINAL_CONTROLS.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), message)
     print(safe, file=sys.stderr, flush=True)
+
+
+STORE_HELP = ("job store: a SQLite file or a postgresql:// URL (default: COMMBOX_DATABASE_URL, else "
+              "<COMMBOX_DATA_DIR>/console.sqlite3)")
+_STORE_SCHEMES = ("postgresql://", "postgres://", "sqlite:///")
+
+
+class StoreTarget(click.ParamType):
+    """--db: a store URL as given, or a path to a SQLite file."""
+
+    name = "PATH|URL"
+
+    def convert(self, value, param, ctx):
+        if not isinstance(value, str) or value.startswith(_STORE_SCHEMES):
+            return value
+        return click.Path(path_type=Path).convert(value, param, ctx)
+
+
+STORE = StoreTarget()
 
 
 class Choice(click.Choice):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from commbox_core.cli.output import ConsoleCommand
+from commbox_core.cli.output import STORE, STORE_HELP, ConsoleCommand
 from commbox_core.errors import ConsoleError
 
 
@@ -20,7 +20,7 @@ class RedeemCommand(ConsoleCommand):
 @click.command(cls=RedeemCommand)
 @click.option("--port", type=int, required=True, metavar="P", help="port to listen on (0: any free port)")
 @click.option("--host", default="127.0.0.1", metavar="ADDRESS", show_default=True, help="address to listen on")
-@click.option("--db", type=click.Path(path_type=Path), help="job store file (default: <COMMBOX_DATA_DIR>/console.sqlite3)")
+@click.option("--db", type=STORE, help=STORE_HELP)
 @click.option("--sandbox", "use_sandbox", is_flag=True, help="mint tickets on an in-process sandbox")
 def redeem(port: int, host: str, db: Path | None, use_sandbox: bool) -> int:
     """Serve /invite/<token>: the confirmation page (GET), and the click that mints a fresh
@@ -32,15 +32,15 @@ def redeem(port: int, host: str, db: Path | None, use_sandbox: bool) -> int:
     from commbox_core.config.settings import load_settings
     from commbox_core.invitations.app import redeem_app
     from commbox_core.invitations.redeem import Redeemer
-    from commbox_core.storage.store import JobStore, default_store_path
+    from commbox_core.storage.store import JobStore, default_store
 
     settings = load_settings()
     with chosen_backend(settings, use_sandbox) as settings, contextlib.closing(
-            JobStore(db or default_store_path(settings))) as store:
+            JobStore(db or default_store(settings))) as store:
         app = redeem_app(lambda: Redeemer(settings, store))
         sock = _bound(host, port)
         shown = f"[{host}]" if ":" in host else host
-        print(f"redeem app at http://{shown}:{sock.getsockname()[1]}/invite/<token> | store {store.path} "
+        print(f"redeem app at http://{shown}:{sock.getsockname()[1]}/invite/<token> | store {store.location} "
               "| Ctrl-C to stop", flush=True)
         # No access log: the path of every request is a credential.
         config = uvicorn.Config(app, log_config=None, access_log=False, proxy_headers=False, lifespan="on",

@@ -14,6 +14,7 @@ from commbox_core.cli.output import (
     EXIT_CANCELLED,
     EXIT_FAILED_ROWS,
     EXIT_UNUSABLE,
+    STORE,
     Choice,
     ConsoleCommand,
     acting_role,
@@ -113,8 +114,8 @@ def row_defaults(settings, one_time_use: bool, override_user_info: bool):
 @click.option("--concurrency", type=int, help="requests in flight at once (default 8)")
 @click.option("--rate-limit", type=float, help="requests per second at most (default: adaptive)")
 @click.option("--quiet", is_flag=True, help="no progress bar")
-@click.option("--db", type=click.Path(path_type=Path),
-              help="job store (SQLite file): record the run so it can be resumed; prints 'job <id>' first")
+@click.option("--db", type=STORE, help="job store (a SQLite file or a postgresql:// URL): record the run so it "
+              "can be resumed; prints 'job <id>' first")
 @invitation_options
 def bulk(file, kind, brand, channel, one_time_use, override_user_info, use_sandbox, out, concurrency, rate_limit,
          quiet, db, invitations, valid_for, reusable, confirm_email) -> int:
@@ -153,7 +154,7 @@ def bulk(file, kind, brand, channel, one_time_use, override_user_info, use_sandb
 @click.option("--first-name", "firstName")
 @click.option("--last-name", "lastName")
 @click.option("--remark")
-@click.option("--db", type=click.Path(path_type=Path), help="job store (SQLite file) whose audit log records the ticket")
+@click.option("--db", type=STORE, help="job store (a SQLite file or a postgresql:// URL) whose audit log records the ticket")
 @invitation_options
 def ticket(kind, brand, channel, one_time_use, override_user_info, use_sandbox, db, invitations, valid_for, reusable,
            confirm_email, **values) -> int:

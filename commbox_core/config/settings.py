@@ -46,6 +46,7 @@ ENV_NAMES = {
     "max_upload_mb": "COMMBOX_MAX_UPLOAD_MB",
     "max_rows": "COMMBOX_MAX_ROWS",
     "data_dir": "COMMBOX_DATA_DIR",
+    "database_url": "COMMBOX_DATABASE_URL",
     "retention_days": "COMMBOX_RETENTION_DAYS",
     # Invitation links (commbox_core/invitations): the address their recipients reach.
     "public_url": "COMMBOX_PUBLIC_URL",
@@ -64,7 +65,7 @@ ENV_NAMES = {
     "allow_open_dashboard": "COMMBOX_ALLOW_OPEN_DASHBOARD",
 }
 PASSWORD_FIELDS = ("admin_password_hash", "issuer_password_hash", "analyst_password_hash")
-SECRET_FIELDS = frozenset({"api_key", *PASSWORD_FIELDS})
+SECRET_FIELDS = frozenset({"api_key", "database_url", *PASSWORD_FIELDS})  # a database URL may hold a password
 URL_FIELDS = ("api_url", "login_url", "chat_url", "public_url")
 
 
@@ -91,6 +92,9 @@ class Settings(BaseModel):
     max_upload_mb: int = Field(50, ge=1, le=2048, description="Largest CSV accepted, MB")
     max_rows: int = Field(200_000, ge=1, description="Most data rows accepted in one file")
     data_dir: Path = Field(Path("data"), description="Folder for the job store and local data")
+    database_url: SecretStr | None = Field(
+        None, description="Job store shared by several servers (postgresql://…); unset: a SQLite file in data_dir"
+    )
     retention_days: int = Field(
         90, ge=1, le=36500, description="Days the job store keeps runs and audit entries (applied at start-up)"
     )
@@ -128,6 +132,16 @@ class Settings(BaseModel):
             if info.field_name != "login_url" or parts.fragment:
                 raise ValueError("must not carry a query string or fragment")
         return value.rstrip("/") if info.field_name != "login_url" else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _store_url(cls, value: SecretStr | None) -> SecretStr | None:
+        text = value.get_secret_value().strip() if value is not None else ""
+        if not text:
+            return None
+        if not text.startswith(("postgresql://", "postgres://", "sqlite:///")):
+            raise ValueError("must start with postgresql:// (or sqlite:/// for a file)")
+        return SecretStr(text)
 
     @field_validator("rate_limit")
     @classmethod

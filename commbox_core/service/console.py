@@ -30,7 +30,7 @@ from commbox_core.service.jobs import Job
 from commbox_core.service.manager import JobManager
 from commbox_core.service.records import RunRecords
 from commbox_core.storage.audit import CLI_USER, AuditEntry, audit, audit_ticket
-from commbox_core.storage.store import JobStore, default_store_path
+from commbox_core.storage.store import JobStore, default_store
 from commbox_core.tables.columns import ColumnMatch, check_columns, match_columns
 from commbox_core.tables.edits import rows_of
 from commbox_core.tables.encodings import read_local_file
@@ -67,11 +67,11 @@ class Console(RunRecords):
     @classmethod
     def open(cls, settings: Settings, *, db: Path | str | None = None, user: str = CLI_USER,
              use_store: bool = True, role: Role = Role.ADMIN) -> Console:
-        """A console over the job store at `db` (default: <data_dir>/console.sqlite3), with the
+        """A console over the job store at `db` (a SQLite path or a postgresql:// URL; default: default_store), with the
         retention period applied; use_store=False keeps runs in memory only."""
         if not use_store:
             return cls(settings, user=user, role=role)
-        store = JobStore(db or default_store_path(settings))
+        store = JobStore(db or default_store(settings))
         store.apply_retention(settings.retention_days)
         return cls(settings, store=store, user=user, role=role)
 

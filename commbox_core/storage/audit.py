@@ -24,6 +24,7 @@ CLI_USER = "cli"
 COLUMNS = ["at", "user", "tenant_host", "kind", "brand", "subject", "one_time_use", "outcome", "error_code",
            "fingerprint", "job_id", "action", "invitation_id", "client", "user_agent", "role"]
 MAX_USER_AGENT = 300
+_QUOTED = ", ".join(f'"{column}"' for column in COLUMNS)  # "user" is a reserved word in PostgreSQL
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ class AuditEntry:
                 self.client, agent, self.role)
 
 
-_INSERT = f"INSERT INTO audit ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+_INSERT = f"INSERT INTO audit ({_QUOTED}) VALUES ({', '.join('?' * len(COLUMNS))})"
 
 
 def audit_write(entries: list[AuditEntry]):
@@ -113,14 +114,14 @@ def audit_frame(store: JobStore, wanted: AuditFilter = AuditFilter(), limit: int
         params.append(wanted.until.isoformat())
     for column, value in (("user", wanted.user), ("outcome", wanted.outcome), ("job_id", wanted.job_id)):
         if value:
-            clauses.append(f"{column} = ?")
+            clauses.append(f'"{column}" = ?')
             params.append(value)
     if wanted.subject:
         clauses.append("lower(subject) LIKE ? ESCAPE '\\'")
         escaped = wanted.subject.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         params.append(f"%{escaped}%")
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-    rows = store.query(f"SELECT {', '.join(COLUMNS)} FROM audit {where} ORDER BY at DESC, id DESC LIMIT ?",
+    rows = store.query(f"SELECT {_QUOTED} FROM audit {where} ORDER BY at DESC, id DESC LIMIT ?",
                        [*params, limit])
     frame = pd.DataFrame([dict(row) for row in rows], columns=COLUMNS)
     frame["one_time_use"] = frame["one_time_use"].astype(bool)
@@ -128,4 +129,4 @@ def audit_frame(store: JobStore, wanted: AuditFilter = AuditFilter(), limit: int
 
 
 def audit_users(store: JobStore) -> list[str]:
-    return [row["user"] for row in store.query("SELECT DISTINCT user FROM audit ORDER BY user")]
+    return [row["user"] for row in store.query('SELECT DISTINCT "user" FROM audit ORDER BY "user"')]

@@ -9,7 +9,6 @@ its timing (the hash of a guess shares no prefix with a real token's by more tha
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -126,7 +125,7 @@ def claim(store: JobStore, invitation_id: str, now: datetime) -> str | None:
     stale = (now - timedelta(seconds=STALE_CLAIM_S)).isoformat()
     taken = []
 
-    def take(conn: sqlite3.Connection) -> None:
+    def take(conn) -> None:
         cursor = conn.execute(
             "UPDATE invitations SET state = 'claimed', claimed_at = ? WHERE id = ? AND expires_at > ? "
             "AND (state = 'pending' OR (state = 'claimed' AND claimed_at < ?))",
@@ -151,7 +150,7 @@ def settle(store: JobStore, invitation_id: str, claimed_at: str, *, minted: bool
                "last_error = ? WHERE id = ? AND claimed_at = ?")
         params = (error, invitation_id, claimed_at)
 
-    def apply(conn: sqlite3.Connection) -> None:
+    def apply(conn) -> None:
         conn.execute(sql, params)
         if also is not None:
             also(conn)
@@ -165,7 +164,7 @@ def revoke(store: JobStore, invitation_ids: Iterable[str] = (), *, job_id: str |
     found: list[str] = []
     ids = list(invitation_ids)
 
-    def apply(conn: sqlite3.Connection) -> None:
+    def apply(conn) -> None:
         if job_id is not None:
             where, params = "job_id = ?", [job_id]
         else:
@@ -185,7 +184,7 @@ def replace(store: JobStore, old_id: str, new: NewInvitation, *, by: str) -> boo
     when the old one is no longer pending (used, revoked or gone)."""
     done = []
 
-    def apply(conn: sqlite3.Connection) -> None:
+    def apply(conn) -> None:
         cursor = conn.execute(
             "UPDATE invitations SET state = 'revoked', revoked_at = ?, revoked_by = ?, replaced_by = ? "
             "WHERE id = ? AND state IN ('pending', 'claimed')", (now_iso(), by, new.id, old_id))
@@ -210,7 +209,7 @@ def _moment(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
-def _invitation(row: sqlite3.Row) -> StoredInvitation:
+def _invitation(row) -> StoredInvitation:
     return StoredInvitation(
         id=row["id"], job_id=row["job_id"], row=row["row"], kind=row["kind"],
         request=json.loads(row["request"]) if row["request"] else None, greeting=row["greeting"],

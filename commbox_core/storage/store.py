@@ -1,4 +1,5 @@
-"""The job store: jobs, their rows and the audit log in one SQLite file (WAL, busy timeout).
+"""The job store: jobs, their rows, invitations and the audit log, in one SQLite file (WAL, busy
+timeout) or one PostgreSQL database that several servers share (storage/database.py).
 
 Reads open a short-lived connection each. Writes of row outcomes go through one writer thread
 per store (storage/writer.py), batched, so a run never waits on the disk and a
@@ -12,24 +13,22 @@ import json
 import logging
 import os
 import socket
-import sqlite3
-import time
 from collections.abc import Iterable
-from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from commbox_core.errors import ConsoleError
 from commbox_core.runs.results import RowResult
+from commbox_core.storage.database import open_database, without_password
 from commbox_core.storage.records import StoredJob, StoredRow
 from commbox_core.storage.schema import migrate
 from commbox_core.storage.writer import BatchWriter, Write, in_transaction
 from commbox_core.vocabulary import ACTIVE, Purpose, RunStatus
 
-__all__ = ["JobStore", "StoredJob", "StoredRow", "default_store_path", "now_iso"]
+__all__ = ["JobStore", "StoredJob", "StoredRow", "default_store", "now_iso"]
 
 STALE_AFTER_S = 60.0  # an owner silent this long is gone (another host, or a frozen process)
-BUSY_TIMEOUT_MS = 15_000
 # A run's counts: (column suffix, test of job_rows.outcome, name in StoredJob).
 _COUNTS = (("ok", "= 'ok'", "succeeded"), ("failed", "= 'failed'", "failed"), ("unanswered", "IS NULL", "unanswered"))
 
@@ -50,8 +49,10 @@ _log = logging.getLogger(__name__)
 STORE_FILENAME = "console.sqlite3"
 
 
-def default_store_path(settings) -> Path:
-    """<data_dir>/console.sqlite3 (settings.Settings.data_dir: COMMBOX_DATA_DIR)."""
+def default_store(settings) -> Path | str:
+    """COMMBOX_DATABASE_URL when set, else the SQLite file <COMMBOX_DATA_DIR>/console.sqlite3."""
+    if settings.database_url is not None and settings.database_url.get_secret_value():
+        return settings.database_url.get_secret_value()
     return Path(settings.data_dir) / STORE_FILENAME
 
 
@@ -77,53 +78,29 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _use_wal(conn: sqlite3.Connection) -> None:
-    """Switch the file to WAL. The switch needs the file to itself and, unlike other statements,
-    can fail at once as locked rather than wait its turn (two processes opening a new store
-    together: 1 in 8 failed), so it is retried here for as long as the busy timeout."""
-    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
-    while True:
-        try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.02)
-
-
 class JobStore:
-    def __init__(self, path: Path | str):
-        self.path = Path(path).resolve()  # a relative data folder must not follow later chdirs
+    def __init__(self, target: Path | str):
+        """`target`: a SQLite file (a path, or sqlite:///path) or a postgresql:// URL."""
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            # Owner-only: rows hold people's names, emails and phones. SQLite gives its -wal and
-            # -shm files the database file's permissions.
-            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
-            with closing(self._connect()) as conn:
-                _use_wal(conn)
+            self.database = open_database(target)
+            with self.database.connection() as conn:
                 migrate(conn)
-        except (sqlite3.Error, OSError) as exc:
-            raise ConsoleError(f"cannot open the job store {self.path}: {exc}") from None
-        self._writer = BatchWriter(self._connect, heartbeat=_heartbeat)
+        except ConsoleError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any driver's error: one clear line, never the password
+            raise ConsoleError(f"cannot open the job store {_shown(target)}: {_one_line(exc, target)}") from None
+        self.location = self.database.location  # for messages: a path, or the URL without its password
+        self.path = getattr(self.database, "path", None)  # the SQLite file; None on PostgreSQL
+        self._writer = BatchWriter(self.database.connection, heartbeat=_heartbeat)
 
     # -- connections -----------------------------------------------------------------
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
-                               check_same_thread=False)
-        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across a process crash
-        conn.row_factory = sqlite3.Row
-        return conn
-
     def transaction(self, work: Write) -> None:
         """Run `work` in one short write transaction, now (not through the writer thread)."""
-        with closing(self._connect()) as conn:
+        with self.database.connection() as conn:
             in_transaction(conn, [work])
 
-    def query(self, sql: str, params: Iterable = ()) -> list[sqlite3.Row]:
-        with closing(self._connect()) as conn:
+    def query(self, sql: str, params: Iterable = ()) -> list:
+        with self.database.connection() as conn:
             return conn.execute(sql, tuple(params)).fetchall()
 
     # -- the writer thread -------------------------------------------------------------
@@ -137,6 +114,7 @@ class JobStore:
 
     def close(self) -> None:
         self._writer.close()
+        self.database.close()
 
     # -- jobs ----------------------------------------------------------------------
     def create_job(self, job: dict, rows: Iterable[tuple[int, list[str] | None, dict | None, str]]) -> None:
@@ -146,10 +124,10 @@ class JobStore:
             if values.get(key) is not None:
                 values[key] = json.dumps(values[key])
         names = ", ".join(values)
-        marks = ", ".join(f":{name}" for name in values)
+        marks = ", ".join("?" * len(values))
 
-        def insert(conn: sqlite3.Connection) -> None:
-            conn.execute(f"INSERT INTO jobs ({names}) VALUES ({marks})", values)
+        def insert(conn) -> None:
+            conn.execute(f"INSERT INTO jobs ({names}) VALUES ({marks})", tuple(values.values()))
             conn.executemany(
                 "INSERT INTO job_rows (job_id, row, input, request, problem) VALUES (?, ?, ?, ?, ?)",
                 ((job["id"], row, json.dumps(given) if given is not None else None,
@@ -182,7 +160,7 @@ class JobStore:
         self.mark_interrupted()
         claimed = []
 
-        def take(conn: sqlite3.Connection) -> None:
+        def take(conn) -> None:
             cursor = conn.execute(
                 "UPDATE jobs SET status='running', owner_host=?, owner_pid=?, heartbeat_at=?, finished_at=NULL, "
                 f"error=NULL, {_UNCOUNTED} WHERE id=? AND status NOT IN {_ACTIVE_SQL}",
@@ -217,7 +195,7 @@ class JobStore:
     def job(self, job_id: str) -> StoredJob:
         found = self.jobs(1, job_id)
         if not found:
-            raise ConsoleError(f"no job {job_id} in the job store {self.path}")
+            raise ConsoleError(f"no job {job_id} in the job store {self.location}")
         return found[0]
 
     def rows(self, job_id: str) -> list[StoredRow]:
@@ -238,7 +216,7 @@ class JobStore:
         cutoff = (datetime.now(UTC) - timedelta(days=days)).isoformat()
         counts = []
 
-        def prune(conn: sqlite3.Connection) -> None:
+        def prune(conn) -> None:
             counts.append(conn.execute(
                 f"DELETE FROM jobs WHERE created_at < ? AND status NOT IN {_ACTIVE_SQL}", (cutoff,)).rowcount)
             counts.append(conn.execute("DELETE FROM audit WHERE at < ?", (cutoff,)).rowcount)
@@ -253,19 +231,30 @@ class JobStore:
     def purge_pii(self, job_id: str) -> None:
         """Forget a job's input values and requests (names, emails, phones); outcomes stay.
         The job can no longer be resumed or re-issued."""
-        def purge(conn: sqlite3.Connection) -> None:
+        def purge(conn) -> None:
             conn.execute("UPDATE job_rows SET input=NULL, request=NULL, message=NULL WHERE job_id=?", (job_id,))
             conn.execute("UPDATE jobs SET pii_purged_at=?, plan=NULL WHERE id=?", (now_iso(), job_id))
 
         self.transaction(purge)
 
 
-def _heartbeat(conn: sqlite3.Connection) -> None:
+def _heartbeat(conn) -> None:
     conn.execute(f"UPDATE jobs SET heartbeat_at=? WHERE owner_host=? AND owner_pid=? AND status IN {_ACTIVE_SQL}",
                  (now_iso(), HOST, os.getpid()))
 
 
-def _job(row: sqlite3.Row) -> StoredJob:
+def _one_line(exc: Exception, target: Path | str) -> str:
+    """A driver's message (libpq's spans lines) on one line, without the URL's password."""
+    text = " ".join(str(exc).split())
+    password = urlsplit(target).password if isinstance(target, str) else None
+    return text.replace(password, "***") if password else text
+
+
+def _shown(target: Path | str) -> str:
+    return without_password(target) if isinstance(target, str) else str(target)
+
+
+def _job(row) -> StoredJob:
     data = {key: value for key, value in dict(row).items() if not key.startswith("counted_")}
     for key in ("options", "plan", "headers", "columns"):
         data[key] = json.loads(data[key]) if data[key] else ({} if key == "options" else None if key == "plan" else [])

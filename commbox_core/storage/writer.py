@@ -7,21 +7,21 @@ from __future__ import annotations
 
 import logging
 import queue
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from contextlib import closing
+from contextlib import AbstractContextManager, ExitStack
+from typing import Any
 
 FLUSH_EVERY_S = 0.2
 BATCH_ROWS = 500
 HEARTBEAT_S = 5.0
 
-Write = Callable[[sqlite3.Connection], None]
+Write = Callable[[Any], None]  # takes a connection of storage/database.py
 _log = logging.getLogger(__name__)
 
 
-def in_transaction(conn: sqlite3.Connection, writes: list[Write]) -> None:
+def in_transaction(conn, writes: list[Write]) -> None:
     conn.execute("BEGIN IMMEDIATE")
     try:
         for write in writes:
@@ -33,8 +33,8 @@ def in_transaction(conn: sqlite3.Connection, writes: list[Write]) -> None:
 
 
 class BatchWriter:
-    def __init__(self, connect: Callable[[], sqlite3.Connection], *, heartbeat: Write):
-        self._connect = connect
+    def __init__(self, connection: Callable[[], AbstractContextManager], *, heartbeat: Write):
+        self._connection = connection
         self._heartbeat = heartbeat
         self._writes: queue.Queue[Write | threading.Event | None] = queue.Queue()
         self._thread = threading.Thread(target=self._write_loop, name="job-store-writer", daemon=True)
@@ -56,22 +56,27 @@ class BatchWriter:
         self._thread.join(5)
 
     def _write_loop(self) -> None:
-        with closing(self._connect()) as conn:
-            next_beat = time.monotonic()
-            while True:
-                batch, events, stop = self._next_batch(max(0.05, next_beat - time.monotonic()))
-                if time.monotonic() >= next_beat:
-                    batch.append(self._heartbeat)
-                    next_beat = time.monotonic() + HEARTBEAT_S
-                if batch:
-                    try:
-                        in_transaction(conn, batch)
-                    except Exception:  # noqa: BLE001 - the writer must outlive a bad batch (disk full, lock)
-                        _log.exception("the job store could not write %d changes", len(batch))
-                for event in events:
-                    event.set()
-                if stop:
-                    return
+        held = ExitStack()  # one connection for the writer's life; a new one after a failed batch
+        conn = None
+        next_beat = time.monotonic()
+        while True:
+            batch, events, stop = self._next_batch(max(0.05, next_beat - time.monotonic()))
+            if time.monotonic() >= next_beat:
+                batch.append(self._heartbeat)
+                next_beat = time.monotonic() + HEARTBEAT_S
+            if batch:
+                try:
+                    conn = conn or held.enter_context(self._connection())
+                    in_transaction(conn, batch)
+                except Exception:  # noqa: BLE001 - the writer must outlive a bad batch (disk full, lock, network)
+                    _log.exception("the job store could not write %d changes", len(batch))
+                    conn = None
+                    held.close()
+            for event in events:
+                event.set()
+            if stop:
+                held.close()
+                return
 
     def _next_batch(self, wait_s: float) -> tuple[list[Write], list[threading.Event], bool]:
         batch: list[Write] = []

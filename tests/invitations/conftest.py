@@ -1,5 +1,6 @@
 """A real redeem app (`python -m commbox_core redeem`) on a free loopback port, over a job store
-file, minting on the session's sandbox; and a console that issues invitations into that store."""
+(a SQLite file, and again a PostgreSQL database: `store_target`), minting on the session's
+sandbox; and a console that issues invitations into that store."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ _STARTED = re.compile(r"redeem app at (http://\S+?)/invite/")
 @dataclass
 class RedeemApp:
     url: str
-    db: Path
+    db: str
     log: Path
     process: subprocess.Popen
 
@@ -39,7 +40,7 @@ class RedeemApp:
                 self.process.wait()
 
 
-def start_redeem(sandbox: Sandbox, db: Path, log: Path, extra_env: dict[str, str] | None = None) -> RedeemApp:
+def start_redeem(sandbox: Sandbox, db: str, log: Path, extra_env: dict[str, str] | None = None) -> RedeemApp:
     env = {name: value for name, value in os.environ.items() if not name.startswith("COMMBOX_")}
     env |= sandbox.env() | {"PYTHONPATH": str(ROOT_DIR)} | (extra_env or {})
     with log.open("wb") as handle:
@@ -54,8 +55,8 @@ def start_redeem(sandbox: Sandbox, db: Path, log: Path, extra_env: dict[str, str
 
 
 @pytest.fixture
-def redeem_app(sandbox, tmp_path):
-    app = start_redeem(sandbox, tmp_path / "store.sqlite3", tmp_path / "redeem.log")
+def redeem_app(sandbox, store_target, tmp_path):
+    app = start_redeem(sandbox, store_target, tmp_path / "redeem.log")
     yield app
     app.stop()
 

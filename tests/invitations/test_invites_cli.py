@@ -8,11 +8,14 @@ import os
 import re
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import requests
 
-from ..support import ROOT_DIR
+from commbox_core.storage.store import JobStore
+
+from ..support import ROOT_DIR, stored_text
 from .test_redeem_app import opened, press
 
 AGENTS = "username,email,firstName,lastName\njohn.d,john.d@gmail.com,John,Doe\nnoa.c,noa.cohen@example.co.il,Noa,C\n"
@@ -106,7 +109,9 @@ def test_no_token_is_kept_anywhere(sandbox, redeem_app, tmp_path):
     audit = cli(["jobs", "--db", str(redeem_app.db), "list"], sandbox, tmp_path, None)
     redeem_app.stop()  # its log is complete
 
-    kept = b"".join(path.read_bytes() for path in redeem_app.db.parent.glob("store.sqlite3*"))
+    with closing(JobStore(redeem_app.db)) as store:
+        kept = stored_text(store).encode()
+    kept += b"".join(path.read_bytes() for path in tmp_path.glob("s.sqlite3*"))  # the SQLite store's files
     kept += redeem_app.log.read_bytes() + (said + listed.stdout + listed.stderr + audit.stdout + audit.stderr).encode()
     assert len(tokens) == 3
     for token in tokens:

@@ -1,0 +1,68 @@
+"""Choosing the store: a path or sqlite:/// URL is a SQLite file, a postgresql:// URL a shared
+database (COMMBOX_DATABASE_URL for the dashboard and the redeem app); a wrong URL is said at
+once, in one line, without its password."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from contextlib import closing
+
+import pytest
+
+from commbox_core.config.settings import load_settings
+from commbox_core.errors import ConfigError, ConsoleError
+from commbox_core.service.console import Console
+from commbox_core.storage.database import without_password
+from commbox_core.storage.store import JobStore
+
+from ..support import ROOT_DIR
+
+
+def test_a_url_is_shown_without_its_password():
+    assert without_password("postgresql://app:s3cret@db.internal:5433/commbox") == \
+        "postgresql://app:***@db.internal:5433/commbox"
+    assert without_password("postgresql://app@db/commbox") == "postgresql://app@db/commbox"
+
+
+def test_an_unreachable_server_is_refused_at_once_without_the_password(refused_url):
+    port = refused_url.rsplit(":", 1)[1]
+    with pytest.raises(ConsoleError) as refused:
+        JobStore(f"postgresql://app:s3cret@127.0.0.1:{port}/commbox")
+    message = str(refused.value)
+    assert message.startswith(f"cannot open the job store postgresql://app:***@127.0.0.1:{port}/commbox: ")
+    assert "s3cret" not in message and "\n" not in message.strip()
+
+
+def test_the_dashboards_store_follows_commbox_database_url(clean_env, postgres_server, tmp_path):
+    url = postgres_server.new_database()
+    clean_env.setenv("COMMBOX_DATABASE_URL", url)
+    with Console.open(load_settings()) as console:
+        assert console.store.location == url and console.store.path is None
+    assert not list(tmp_path.rglob("*.sqlite3"))  # no SQLite file was made beside it
+    clean_env.delenv("COMMBOX_DATABASE_URL")
+    with Console.open(load_settings()) as console:
+        assert console.store.path == tmp_path / "data" / "console.sqlite3"
+
+
+def test_a_database_url_of_another_kind_is_a_clear_setting_error(clean_env):
+    clean_env.setenv("COMMBOX_DATABASE_URL", "mysql://app@db/commbox")
+    with pytest.raises(ConfigError, match="COMMBOX_DATABASE_URL.*postgresql://"):
+        load_settings()
+
+
+def test_the_cli_takes_a_postgresql_url_for_db(postgres_server, tmp_path):
+    url = postgres_server.new_database()
+    (tmp_path / "c.csv").write_text("uniqueId\n000123\n+44 20 7946 0000\n", encoding="utf-8")
+    env = {"PYTHONPATH": str(ROOT_DIR), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    bulk = subprocess.run([sys.executable, "-m", "commbox_core", "bulk", "c.csv", "--kind", "customer", "--sandbox",
+                           "--out", "out", "--db", url, "--quiet"], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert bulk.returncode == 0, bulk.stderr
+    job_id = bulk.stdout.splitlines()[0].removeprefix("job ")
+    shown = subprocess.run([sys.executable, "-m", "commbox_core", "jobs", "--db", url, "show", job_id], cwd=tmp_path,
+                           env=env, capture_output=True, text=True, timeout=120)
+    assert shown.returncode == 0, shown.stderr
+    assert job_id in shown.stdout and "done" in shown.stdout
+    with closing(JobStore(url)) as store:
+        assert [row.input for row in store.rows(job_id)] == [["000123"], ["+44 20 7946 0000"]]  # as given
