@@ -65,3 +65,19 @@ def store_target(request, tmp_path) -> str:
     if request.param == "sqlite":
         return str(tmp_path / "s.sqlite3")
     return request.getfixturevalue("postgres_server").new_database()
+
+
+@pytest.fixture
+def open_store():
+    """JobStore(target), closed after the test: no writer thread or connection pool outlives it."""
+    from commbox_core.storage.store import JobStore
+
+    opened = []
+
+    def open_(target):
+        opened.append(JobStore(target))
+        return opened[-1]
+
+    yield open_
+    for store in opened:
+        store.close()

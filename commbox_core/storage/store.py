@@ -83,15 +83,20 @@ class JobStore:
         """`target`: a SQLite file (a path, or sqlite:///path) or a postgresql:// URL."""
         try:
             self.database = open_database(target)
+        except Exception as exc:  # noqa: BLE001 - any driver's error: one clear line, never the password
+            raise ConsoleError(f"cannot open the job store {_shown(target)}: {_one_line(exc, target)}") from None
+        try:
             with self.database.connection() as conn:
                 migrate(conn)
-        except ConsoleError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - any driver's error: one clear line, never the password
+        except BaseException as exc:
+            self.database.close()  # a store that cannot be used keeps no connections
+            if isinstance(exc, ConsoleError) or not isinstance(exc, Exception):
+                raise
             raise ConsoleError(f"cannot open the job store {_shown(target)}: {_one_line(exc, target)}") from None
         self.location = self.database.location  # for messages: a path, or the URL without its password
         self.path = getattr(self.database, "path", None)  # the SQLite file; None on PostgreSQL
         self._writer = BatchWriter(self.database.connection, heartbeat=_heartbeat)
+        self._closed = False
 
     # -- connections -----------------------------------------------------------------
     def transaction(self, work: Write) -> None:
@@ -113,6 +118,10 @@ class JobStore:
         self._writer.flush(timeout)
 
     def close(self) -> None:
+        """Commit what is queued and let go of the connections; once is enough, twice is harmless."""
+        if self._closed:
+            return
+        self._closed = True
         self._writer.close()
         self.database.close()
 

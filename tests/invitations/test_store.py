@@ -20,8 +20,8 @@ def made(store: JobStore, *, days_ago: float, valid_days: float) -> str:
     return item.id
 
 
-def test_retention_forgets_spent_single_invitations_and_keeps_usable_ones(store_target):
-    store = JobStore(store_target)
+def test_retention_forgets_spent_single_invitations_and_keeps_usable_ones(store_target, open_store):
+    store = open_store(store_target)
     spent = made(store, days_ago=100, valid_days=7)
     recent = made(store, days_ago=1, valid_days=7)
     store.apply_retention(90)

@@ -47,9 +47,9 @@ def execute(store: JobStore, sql: str, params=()) -> None:
     store.transaction(lambda conn: conn.execute(sql, params))
 
 
-def test_schema_is_created_once_with_its_version(store_target):
+def test_schema_is_created_once_with_its_version(store_target, open_store):
     JobStore(store_target).close()
-    store = JobStore(store_target)
+    store = open_store(store_target)
     versions = [row[0] for row in store.query("SELECT version FROM schema_version ORDER BY version")]
     assert versions == list(range(1, SCHEMA_VERSION + 1))  # each step once
     store.close()
@@ -62,24 +62,24 @@ def test_a_new_sqlite_store_is_made_with_its_folders_in_wal_mode(tmp_path):
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
-def test_the_store_files_are_private(sandbox, tmp_path):
-    store = JobStore(tmp_path / "s.sqlite3")
+def test_the_store_files_are_private(sandbox, tmp_path, open_store):
+    store = open_store(tmp_path / "s.sqlite3")
     table, prepared, _ = customers(2)
     JobManager(store).start(sandbox.settings(), table, prepared, Kind.CUSTOMER).wait()
     files = list(tmp_path.glob("s.sqlite3*"))
     assert len(files) >= 2 and all(path.stat().st_mode & 0o077 == 0 for path in files)
 
 
-def test_a_newer_schema_is_refused(store_target):
-    store = JobStore(store_target)
+def test_a_newer_schema_is_refused(store_target, open_store):
+    store = open_store(store_target)
     execute(store, "INSERT INTO schema_version VALUES (99)")
     store.close()
     with pytest.raises(ConsoleError, match="newer"):
         JobStore(store_target)
 
 
-def test_rows_land_with_fingerprints_and_never_a_token(sandbox, store_target, tmp_path):
-    store = JobStore(store_target)
+def test_rows_land_with_fingerprints_and_never_a_token(sandbox, store_target, tmp_path, open_store):
+    store = open_store(store_target)
     table, prepared, mapping = customers(12, extra="x,not-an-email\n")
     job = JobManager(store).start(sandbox.settings(), table, prepared, Kind.CUSTOMER, source_name="people.csv",
                                   started_by="alice", plan=RunPlan(mapping, DEFAULTS))
@@ -99,9 +99,9 @@ def test_rows_land_with_fingerprints_and_never_a_token(sandbox, store_target, tm
     assert len(audit_frame(store, AuditFilter(subject="C1"))) == 4  # c1, c10, c11, c12
 
 
-def test_a_dead_owner_makes_the_job_interrupted_and_resume_sends_only_what_is_left(sandbox, store_target):
+def test_a_dead_owner_makes_the_job_interrupted_and_resume_sends_only_what_is_left(sandbox, store_target, open_store):
     table, prepared, _ = customers(20)
-    store = JobStore(store_target)
+    store = open_store(store_target)
     job = JobManager(store).start(sandbox.settings(), table, prepared, Kind.CUSTOMER)
     job.wait()
     # Make it look like a run cut short by a process that died: 5 rows never answered, 3 throttled.
@@ -113,7 +113,7 @@ def test_a_dead_owner_makes_the_job_interrupted_and_resume_sends_only_what_is_le
     execute(store, "UPDATE job_rows SET outcome='failed', error_code='not_found' WHERE row = 9")
     before = sandbox.stats()["tickets_issued"]
 
-    manager = JobManager(JobStore(store_target))  # a restart
+    manager = JobManager(open_store(store_target))  # a restart
     assert manager.store.job(job.id).status == "interrupted"
     resumed = manager.resume(job.id, sandbox.settings(), started_by="bob")
     resumed.wait()
@@ -131,22 +131,22 @@ def test_a_dead_owner_makes_the_job_interrupted_and_resume_sends_only_what_is_le
     assert reissue.purpose == "reissue" and len(reissue.report.succeeded) == 11
 
 
-def test_a_job_running_in_a_live_process_cannot_be_resumed_twice(sandbox, store_target):
+def test_a_job_running_in_a_live_process_cannot_be_resumed_twice(sandbox, store_target, open_store):
     sandbox.configure(latency_ms=300)
-    store = JobStore(store_target)
+    store = open_store(store_target)
     table, prepared, _ = customers(6)
     manager = JobManager(store)
     job = manager.start(sandbox.settings(concurrency=1), table, prepared, Kind.CUSTOMER)
     wait_until(lambda: store.job(job.id).status == "running")
     with pytest.raises(ConsoleError, match="still running"):
-        JobManager(JobStore(store_target)).resume(job.id, sandbox.settings())
+        JobManager(open_store(store_target)).resume(job.id, sandbox.settings())
     job.cancel()
     job.wait()
     assert store.job(job.id).status == "cancelled"
 
 
-def test_retention_and_purge(sandbox, store_target):
-    store = JobStore(store_target)
+def test_retention_and_purge(sandbox, store_target, open_store):
+    store = open_store(store_target)
     table, prepared, _ = customers(3)
     manager = JobManager(store)
     old, new = (manager.start(sandbox.settings(), table, prepared, Kind.CUSTOMER) for _ in range(2))
@@ -181,13 +181,13 @@ store.close()
 """
 
 
-def test_two_processes_write_one_store_at_once(store_target):
+def test_two_processes_write_one_store_at_once(store_target, open_store):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     writers = [subprocess.Popen([sys.executable, "-c", WRITER, store_target, name, "150"], env=env,
                                 stderr=subprocess.PIPE, text=True) for name in ("left", "right")]
     for writer in writers:
         assert writer.wait(120) == 0, writer.stderr.read()
-    store = JobStore(store_target)
+    store = open_store(store_target)
     jobs = store.jobs(limit=1000)
     assert len(jobs) == 300 and all(job.succeeded == 2 for job in jobs)
     if store.path is not None:
@@ -195,8 +195,8 @@ def test_two_processes_write_one_store_at_once(store_target):
             assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
-def test_a_run_on_another_host_is_interrupted_only_once_its_heartbeat_is_stale(store_target):
-    store = JobStore(store_target)
+def test_a_run_on_another_host_is_interrupted_only_once_its_heartbeat_is_stale(store_target, open_store):
+    store = open_store(store_target)
     for job_id, beat in (("fresh", datetime.now(UTC)), ("stale", datetime.now(UTC) - timedelta(minutes=5))):
         store.create_job({"id": job_id, "created_at": beat.isoformat(), "started_by": "x", "tenant_host": "h",
                           "kind": "agent", "status": "running", "total": 0}, [])
@@ -219,7 +219,7 @@ def new_target(store_target: str, name: str) -> str:
     return str(Path(store_target).with_name(f"{name}.sqlite3"))
 
 
-def test_processes_opening_a_new_store_together_all_get_it(store_target):
+def test_processes_opening_a_new_store_together_all_get_it(store_target, open_store):
     """Two processes making one new store: on SQLite, switching the file to WAL can fail at once
     as locked (before: 1 pair in 8 failed); on PostgreSQL two migrators race. Each open must wait
     its turn instead."""
@@ -231,13 +231,13 @@ def test_processes_opening_a_new_store_together_all_get_it(store_target):
                                  stderr=subprocess.PIPE, text=True) for _ in range(2)]
         for process in pair:
             assert process.wait(60) == 0, process.stderr.read()
-        store = JobStore(target)
+        store = open_store(target)
         assert [row[0] for row in store.query("SELECT version FROM schema_version")] == list(
             range(1, SCHEMA_VERSION + 1))  # each step once, whoever ran it
         store.close()
 
 
-def test_a_store_of_the_first_schema_is_migrated_with_the_counts_of_its_ended_runs(store_target):
+def test_a_store_of_the_first_schema_is_migrated_with_the_counts_of_its_ended_runs(store_target, open_store):
     database = open_database(store_target)
     first = MIGRATIONS[0] if database.dialect == "sqlite" else for_postgres(MIGRATIONS[0])
     with database.connection() as conn:
@@ -251,15 +251,15 @@ def test_a_store_of_the_first_schema_is_migrated_with_the_counts_of_its_ended_ru
             conn.executemany("INSERT INTO job_rows (job_id, row, outcome) VALUES (?, ?, ?)",
                              [(job_id, 1, "ok"), (job_id, 2, "failed"), (job_id, 3, None)])
     database.close()
-    store = JobStore(store_target)
+    store = open_store(store_target)
     counts = {job.id: (job.succeeded, job.failed, job.unanswered) for job in store.jobs()}
     assert counts == {"ended": (1, 1, 1), "live": (1, 1, 1)}
     kept = {row[0]: row[1] for row in store.query("SELECT id, counted_ok FROM jobs")}
     assert kept == {"ended": 1, "live": None}  # a running one is still counted row by row
 
 
-def test_an_ended_run_keeps_its_counts_and_a_resumed_one_counts_again(store_target):
-    store = JobStore(store_target)
+def test_an_ended_run_keeps_its_counts_and_a_resumed_one_counts_again(store_target, open_store):
+    store = open_store(store_target)
     store.create_job({"id": "j", "created_at": "2026-11-01T00:00:00+00:00", "started_by": "x",
                       "tenant_host": "h", "kind": "agent", "status": "running", "total": 0}, [])
     store.transaction(lambda conn: conn.executemany("INSERT INTO job_rows (job_id, row, outcome) VALUES ('j', ?, ?)",
