@@ -10,6 +10,7 @@ import os
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -134,8 +135,11 @@ class CommBoxClient:
         *,
         pacer: Pacer | None = None,
         stop: threading.Event | None = None,
+        before_send: Callable[[], None] | None = None,
     ) -> TicketOutcome:
-        """Send one request, retrying what may succeed later. Never raises for HTTP trouble."""
+        """Send one request, retrying what may succeed later. Never raises for HTTP trouble.
+        `before_send` runs once, when the first attempt has its slot and is about to leave (the
+        job store marks the row as sent then, so a crash leaves exactly the rows in flight in doubt)."""
         stop = stop or threading.Event()
         payload = request.payload()
         attempts = 0
@@ -143,6 +147,8 @@ class CommBoxClient:
         while True:
             if pacer is not None and not pacer.acquire(stop):
                 return self._failure(answer, attempts) if answer else _not_attempted()
+            if attempts == 0 and before_send is not None:
+                before_send()
             attempts += 1
             sent_at = pacer.now() if pacer else time.monotonic()
             answer = self._attempt(payload)

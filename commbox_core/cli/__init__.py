@@ -19,6 +19,7 @@ COMMANDS = {  # name -> (module, attribute), in the order --help lists them
     "jobs": ("commbox_core.cli.jobs", "jobs"),
     "invites": ("commbox_core.cli.invites", "invites"),
     "redeem": ("commbox_core.cli.redeem", "redeem"),
+    "worker": ("commbox_core.cli.worker", "worker"),
     "sandbox": ("commbox_core.cli.sandbox", "sandbox"),
     "bench": ("commbox_core.cli.bench", "bench"),
     "hash-password": ("commbox_core.cli.passwords", "hash_password"),

@@ -1,4 +1,5 @@
-"""`jobs [--db PATH|URL] list | show ID | resume ID --out DIR | reissue ID --out DIR | export ID --out DIR`
+"""`jobs [--db PATH|URL] list | show ID | resume ID --out DIR | reissue ID --out DIR | export ID --out DIR`,
+and `jobs migrate --from PATH|URL --to URL` (a whole store into an empty other).
 
 Runs recorded in the job store (--db: a SQLite file or a postgresql:// URL). Tokens are
 never stored, so exported files carry links only for rows issued by the same command.
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from commbox_core.cli.output import STORE, STORE_HELP, ConsoleCommand, acting_role, follow
+from commbox_core.cli.output import STORE, STORE_HELP, ConsoleCommand, acting_role, follow, say
 from commbox_core.cli.tickets import finished_report, make_folder, report_outcome
 from commbox_core.errors import ConsoleError
 
@@ -51,10 +52,10 @@ def list_jobs(ctx, limit: int, action_db) -> int:
         print("no jobs")
         return 0
     print(f"{'job':<12}  {'started (UTC)':<19}  {'status':<11}  {'kind':<8}  {'rows':>6}  {'ok':>6}  "
-          f"{'failed':>6}  {'unsent':>6}  file")
+          f"{'failed':>6}  {'unsent':>6}  {'doubt':>6}  file")
     for job in stored:
         print(f"{job.id:<12}  {job.created_at:%Y-%m-%d %H:%M:%S}  {job.status:<11}  {job.kind:<8}  {job.total:>6}  "
-              f"{job.succeeded:>6}  {job.failed:>6}  {job.unanswered:>6}  {job.source_name}")
+              f"{job.succeeded:>6}  {job.failed:>6}  {job.unanswered:>6}  {job.in_doubt:>6}  {job.source_name}")
     return 0
 
 
@@ -77,6 +78,8 @@ def show(ctx, job_id: str, action_db) -> int:
         "finished at": job.finished_at.isoformat() if job.finished_at else "",
         "owner": f"pid {job.owner_pid} on {job.owner_host}", "options": job.options,
         "rows": job.total, "succeeded": job.succeeded, "failed": job.failed, "never answered": job.unanswered,
+        "in doubt": f"{job.in_doubt} (sent when a server of the run stopped, no answer recorded; resume sends "
+                    "them again)" if job.in_doubt else "0",
         "failed by code": ", ".join(f"{code} {n}" for code, n in sorted(codes.items())) or "none",
         "resume would send": sum(1 for row in rows if row.needs_sending),
         "personal data purged": job.pii_purged_at.isoformat() if job.pii_purged_at else "no",
@@ -117,6 +120,11 @@ def _send_again(name: str, text: str):
                                "for the tenant the run was sent to")
         job = console.resume(job_id) if name == "resume" else console.reissue_lost(job_id)
         print(f"job {job.id}", flush=True)
+        if job.in_doubt_resent:
+            from commbox_core.outputs.wording import counted
+
+            say(f"{counted(job.in_doubt_resent, 'row')} in doubt (sent when the run's server stopped, no answer "
+                "recorded) sent again")
         follow(job, show=sys.stderr.isatty() and not quiet)
         make_folder(out)
         return report_outcome(out, job.table, finished_report(job))
@@ -126,3 +134,17 @@ def _send_again(name: str, text: str):
 
 resume = _send_again("resume", "Send the rows never answered or that failed in a retryable way; write the result files.")
 reissue = _send_again("reissue", "New tickets for the rows whose links were lost with the process that issued them.")
+
+
+@jobs.command(cls=ConsoleCommand)
+@click.option("--from", "source", type=STORE, required=True, help="the store to copy (a SQLite file or a URL)")
+@click.option("--to", "target", type=STORE, required=True, help="an empty store to copy it into (e.g. postgresql://…)")
+def migrate(source, target) -> int:
+    """Copy every run, row, invitation and audit entry into an empty store, then check the copy
+    row for row. The source is brought to the current schema first; nothing in it is removed."""
+    from commbox_core.service.stores import copy_job_store
+
+    shown_from, shown_to, copied = copy_job_store(source, target)
+    said = ", ".join(f"{n:,} {table}" for table, n in copied.items())
+    say(f"copied {said} from {shown_from} to {shown_to}; checked row for row")
+    return 0

@@ -47,6 +47,7 @@ ENV_NAMES = {
     "max_rows": "COMMBOX_MAX_ROWS",
     "data_dir": "COMMBOX_DATA_DIR",
     "database_url": "COMMBOX_DATABASE_URL",
+    "lease_seconds": "COMMBOX_LEASE_SECONDS",
     "retention_days": "COMMBOX_RETENTION_DAYS",
     # Invitation links (commbox_core/invitations): the address their recipients reach.
     "public_url": "COMMBOX_PUBLIC_URL",
@@ -94,6 +95,9 @@ class Settings(BaseModel):
     data_dir: Path = Field(Path("data"), description="Folder for the job store and local data")
     database_url: SecretStr | None = Field(
         None, description="Job store shared by several servers (postgresql://…); unset: a SQLite file in data_dir"
+    )
+    lease_seconds: float = Field(
+        60, ge=3, le=3600, description="A run's server silent this long is gone: a worker takes the run over"
     )
     retention_days: int = Field(
         90, ge=1, le=36500, description="Days the job store keeps runs and audit entries (applied at start-up)"

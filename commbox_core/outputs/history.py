@@ -15,7 +15,7 @@ from commbox_core.vocabulary import RunStatus
 
 STORED_STATUS_LABELS = STATUS_LABELS | {"interrupted": "interrupted: resume it"}
 RUN_COLUMNS = ["run", "started", "file", "kind", "purpose", "status", "rows", "succeeded", "failed", "unsent",
-               "duration", "started by", "follows up"]
+               "in doubt", "duration", "started by", "follows up"]
 
 
 def stored_runs_frame(stored: Iterable[StoredJob], live: dict) -> pd.DataFrame:
@@ -46,6 +46,7 @@ def stored_runs_frame(stored: Iterable[StoredJob], live: dict) -> pd.DataFrame:
             "succeeded": ok,
             "failed": failed,
             "unsent": max(0, record.total - ok - failed),
+            "in doubt": record.in_doubt,  # rows in flight when a server of the run died (sent again)
             "duration": format_duration(duration) if duration is not None else "–",
             "started by": record.started_by,
             "follows up": record.parent_id or "",

@@ -83,6 +83,7 @@ class BulkRunner:
         self.unreachable_after = max(UNREACHABLE_AFTER, self.concurrency)
         self._unanswered = 0  # rows ended by network failures since CommBox last answered
         self.on_result = on_result
+        self.before_send: Callable[[int], None] | None = None  # called with a row's number as it is sent
         self._stop = threading.Event()
         self._stop_reason: StopReason | None = None
         self._lock = threading.Lock()
@@ -162,7 +163,8 @@ class BulkRunner:
             except queue.Empty:
                 return
             try:
-                outcome = self.client.create_ticket(prepared.request, pacer=self.pacer, stop=self._stop)
+                outcome = self.client.create_ticket(prepared.request, pacer=self.pacer, stop=self._stop,
+                                                    before_send=self._sending_hook(prepared.row))
             except Exception as exc:  # noqa: BLE001 - a bug must cost one row, not the run
                 outcome = TicketOutcome(False, error_code=ErrorCode.NOT_ATTEMPTED, attempts=1,
                                         message=f"internal error ({type(exc).__name__}); retry the row")
@@ -182,6 +184,10 @@ class BulkRunner:
                 # take minutes and end the same way. The rows left can be sent again later.
                 self._halt(StopReason.UNREACHABLE)
             self._record(results, result_from_outcome(prepared.row, prepared.request, outcome, self.links))
+
+    def _sending_hook(self, row: int) -> Callable[[], None] | None:
+        mark = self.before_send
+        return None if mark is None else lambda: mark(row)
 
     def _record(self, results: dict[int, RowResult], result: RowResult) -> None:
         with self._lock:

@@ -71,7 +71,7 @@ class Console(RunRecords):
         retention period applied; use_store=False keeps runs in memory only."""
         if not use_store:
             return cls(settings, user=user, role=role)
-        store = JobStore(db or default_store(settings))
+        store = JobStore(db or default_store(settings), lease_s=settings.lease_seconds)
         store.apply_retention(settings.retention_days)
         return cls(settings, store=store, user=user, role=role)
 

@@ -56,6 +56,7 @@ class Job:
     # process already stored (without URLs: their tokens died with that process).
     to_send: list[PreparedRow] | None = field(default=None, repr=False)
     earlier: dict[int, RowResult] = field(default_factory=dict, repr=False)
+    in_doubt_resent: int = 0  # of to_send: rows in flight when the run's last server died
     _thread: threading.Thread | None = field(default=None, repr=False)
     _live: dict[int, RowResult] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)

@@ -105,6 +105,7 @@ class JobManager:
             created_at=stored.created_at, store=self.store, invitations=invitations, role=role,
             to_send=[p for p in prepared if p.row in to_send],
             earlier={row.row: row.result() for row in rows if row.row not in to_send},
+            in_doubt_resent=sum(1 for row in rows if row.in_doubt and row.outcome is None),
         )
         return self._launch(job)
 
@@ -123,6 +124,8 @@ class JobManager:
         else:
             job.runner = BulkRunner(client, LinkBuilder(settings), concurrency=settings.concurrency,
                                     rate_limit=settings.rate_limit)
+            if self.store is not None:  # so that a crash leaves exactly the rows in flight in doubt
+                job.runner.before_send = lambda row: self.store.mark_sent(job.id, row)
         job.runner.on_result = job._collect
         job._thread = threading.Thread(target=self._run, args=(job, client), name=f"job-{job.id}", daemon=True)
         with self._lock:

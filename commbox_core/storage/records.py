@@ -35,6 +35,7 @@ class StoredJob:
     succeeded: int = 0
     failed: int = 0
     unanswered: int = 0  # rows with no outcome yet: never sent, or in flight when the owner died
+    in_doubt: int = 0  # rows ever in flight when a server of this run died (sent again on resume)
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,8 @@ class StoredRow:
     issued_at: datetime | None
     expires_at: datetime | None
     fingerprint: str | None
+    sent_at: datetime | None = None
+    in_doubt: bool = False  # in flight when its run's server died: sent, fate unknown
 
     @property
     def needs_sending(self) -> bool:
@@ -65,6 +68,9 @@ class StoredRow:
         code = ErrorCode(self.error_code) if self.error_code else None
         if self.outcome is None and self.request is None:
             code, message = ErrorCode.INVALID, self.problem
+        elif self.outcome is None and self.in_doubt:
+            code, message = ErrorCode.IN_DOUBT, ("sent when the run's server stopped; no answer was recorded "
+                                                 "(resume sends it again: a ticket nobody received is harmless)")
         elif self.outcome is None:
             code, message = ErrorCode.NOT_ATTEMPTED, "not sent: the run was interrupted"
         else:

@@ -119,6 +119,15 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE audit ADD COLUMN role TEXT;
     """,
+    # 5: rows in doubt. sent_at is committed before a row's request leaves, so when a run's server
+    # dies, the rows sent without an outcome are exactly those whose fate is unknown; in_doubt
+    # keeps that they were (a resumed run sends them again), and each run keeps their count.
+    """
+    ALTER TABLE job_rows ADD COLUMN sent_at TEXT;
+    ALTER TABLE job_rows ADD COLUMN in_doubt INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN counted_in_doubt INTEGER;
+    UPDATE jobs SET counted_in_doubt = 0 WHERE counted_ok IS NOT NULL;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -28,13 +28,14 @@ from commbox_core.vocabulary import ACTIVE, Purpose, RunStatus
 
 __all__ = ["JobStore", "StoredJob", "StoredRow", "default_store", "now_iso"]
 
-STALE_AFTER_S = 60.0  # an owner silent this long is gone (another host, or a frozen process)
-# A run's counts: (column suffix, test of job_rows.outcome, name in StoredJob).
-_COUNTS = (("ok", "= 'ok'", "succeeded"), ("failed", "= 'failed'", "failed"), ("unanswered", "IS NULL", "unanswered"))
+LEASE_S = 60.0  # a run's owner renews its lease (the heartbeat); silent this long, it is gone
+# A run's counts: (column suffix, test of a job_rows row r, name in StoredJob).
+_COUNTS = (("ok", "r.outcome = 'ok'", "succeeded"), ("failed", "r.outcome = 'failed'", "failed"),
+           ("unanswered", "r.outcome IS NULL", "unanswered"), ("in_doubt", "r.in_doubt = 1", "in_doubt"))
 
 
 def _row_count(test: str, job: str) -> str:
-    return f"(SELECT count(*) FROM job_rows r WHERE r.job_id = {job}.id AND r.outcome {test})"
+    return f"(SELECT count(*) FROM job_rows r WHERE r.job_id = {job}.id AND {test})"
 
 
 _COUNTED = ", ".join(f"counted_{name} = {_row_count(test, 'jobs')}" for name, test, _ in _COUNTS)
@@ -79,8 +80,10 @@ def _pid_alive(pid: int) -> bool:
 
 
 class JobStore:
-    def __init__(self, target: Path | str):
-        """`target`: a SQLite file (a path, or sqlite:///path) or a postgresql:// URL."""
+    def __init__(self, target: Path | str, *, lease_s: float = LEASE_S):
+        """`target`: a SQLite file (a path, or sqlite:///path) or a postgresql:// URL. `lease_s`:
+        how long a run's owner may stay silent before another server may take the run over."""
+        self.lease_s = lease_s
         try:
             self.database = open_database(target)
         except Exception as exc:  # noqa: BLE001 - any driver's error: one clear line, never the password
@@ -95,7 +98,7 @@ class JobStore:
             raise ConsoleError(f"cannot open the job store {_shown(target)}: {_one_line(exc, target)}") from None
         self.location = self.database.location  # for messages: a path, or the URL without its password
         self.path = getattr(self.database, "path", None)  # the SQLite file; None on PostgreSQL
-        self._writer = BatchWriter(self.database.connection, heartbeat=_heartbeat)
+        self._writer = BatchWriter(self.database.connection, heartbeat=_heartbeat, heartbeat_s=min(5.0, lease_s / 3))
         self._closed = False
 
     # -- connections -----------------------------------------------------------------
@@ -156,6 +159,14 @@ class JobStore:
             "UPDATE job_rows SET outcome=?, error_code=?, message=?, attempts=attempts+?, issued_at=?, "
             "expires_at=?, fingerprint=? , updated_at=? WHERE job_id=? AND row=?", args))
 
+    def mark_sent(self, job_id: str, row: int) -> None:
+        """Record that a row's request is leaving, and wait until that is committed (with whatever
+        else is queued: one commit serves every worker waiting at that moment)."""
+        at = now_iso()
+        self.submit(lambda conn: conn.execute("UPDATE job_rows SET sent_at=? WHERE job_id=? AND row=?",
+                                              (at, job_id, row)))
+        self.flush()
+
     def set_status(self, job_id: str, status: str, error: str | None = None) -> None:
         """Through the writer, so after every row written before it: an ended run's counts are final."""
         ended = not RunStatus(status).active
@@ -181,7 +192,7 @@ class JobStore:
 
     def mark_interrupted(self) -> list[str]:
         """Active jobs whose owner is gone become 'interrupted'; returns their ids."""
-        stale = datetime.now(UTC) - timedelta(seconds=STALE_AFTER_S)
+        stale = datetime.now(UTC) - timedelta(seconds=self.lease_s)
         gone = [
             row["id"] for row in self.query(
                 f"SELECT id, owner_host, owner_pid, heartbeat_at FROM jobs WHERE status IN {_ACTIVE_SQL}")
@@ -189,10 +200,14 @@ class JobStore:
             or (_moment(row["heartbeat_at"]) or stale) <= stale
         ]
         if gone:
-            self.transaction(lambda conn: conn.executemany(
-                f"UPDATE jobs SET status='interrupted', finished_at=?, {_COUNTED} WHERE id=? AND status IN {_ACTIVE_SQL}",
-                [(now_iso(), job_id) for job_id in gone]))
+            self.transaction(lambda conn: _interrupt(conn, gone))
         return gone
+
+    def interrupted_since(self, moment: datetime) -> list[str]:
+        """Runs interrupted (their server gone) at or after `moment`, oldest first."""
+        return [row["id"] for row in self.query(
+            "SELECT id FROM jobs WHERE status = 'interrupted' AND finished_at >= ? ORDER BY finished_at",
+            [moment.astimezone(UTC).isoformat()])]
 
     def jobs(self, limit: int = 200, job_id: str | None = None) -> list[StoredJob]:
         where, params = ("WHERE j.id = ?", [job_id]) if job_id else ("", [])
@@ -213,7 +228,7 @@ class JobStore:
                 row["row"], json.loads(row["input"]) if row["input"] else None,
                 json.loads(row["request"]) if row["request"] else None, row["problem"], row["outcome"],
                 row["error_code"], row["message"], row["attempts"], _moment(row["issued_at"]),
-                _moment(row["expires_at"]), row["fingerprint"],
+                _moment(row["expires_at"]), row["fingerprint"], _moment(row["sent_at"]), bool(row["in_doubt"]),
             )
             for row in self.query("SELECT * FROM job_rows WHERE job_id=? ORDER BY row", [job_id])
         ]
@@ -245,6 +260,19 @@ class JobStore:
             conn.execute("UPDATE jobs SET pii_purged_at=?, plan=NULL WHERE id=?", (now_iso(), job_id))
 
         self.transaction(purge)
+
+
+def _interrupt(conn, job_ids: list[str]) -> None:
+    """Their server is gone: the rows it sent without an answer recorded are in doubt, the run
+    is interrupted (if nobody else said so first) and its counts are kept."""
+    at = now_iso()
+    for job_id in job_ids:
+        taken = conn.execute(f"UPDATE jobs SET status='interrupted', finished_at=? WHERE id=? AND status IN {_ACTIVE_SQL}",
+                             (at, job_id)).rowcount
+        if taken:
+            conn.execute("UPDATE job_rows SET in_doubt=1 WHERE job_id=? AND sent_at IS NOT NULL AND outcome IS NULL",
+                         (job_id,))
+            conn.execute(f"UPDATE jobs SET {_COUNTED} WHERE id=?", (job_id,))
 
 
 def _heartbeat(conn) -> None:

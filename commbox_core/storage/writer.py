@@ -33,7 +33,9 @@ def in_transaction(conn, writes: list[Write]) -> None:
 
 
 class BatchWriter:
-    def __init__(self, connection: Callable[[], AbstractContextManager], *, heartbeat: Write):
+    def __init__(self, connection: Callable[[], AbstractContextManager], *, heartbeat: Write,
+                 heartbeat_s: float = HEARTBEAT_S):
+        self._heartbeat_s = heartbeat_s
         self._connection = connection
         self._heartbeat = heartbeat
         self._writes: queue.Queue[Write | threading.Event | None] = queue.Queue()
@@ -63,7 +65,7 @@ class BatchWriter:
             batch, events, stop = self._next_batch(max(0.05, next_beat - time.monotonic()))
             if time.monotonic() >= next_beat:
                 batch.append(self._heartbeat)
-                next_beat = time.monotonic() + HEARTBEAT_S
+                next_beat = time.monotonic() + self._heartbeat_s
             if batch:
                 try:
                     conn = conn or held.enter_context(self._connection())
@@ -79,6 +81,9 @@ class BatchWriter:
                 return
 
     def _next_batch(self, wait_s: float) -> tuple[list[Write], list[threading.Event], bool]:
+        """The writes to commit together: those arriving within FLUSH_EVERY_S, or on a flush, at
+        once, with whatever is already queued behind it (group commit: every worker waiting on a
+        mark_sent then shares one commit)."""
         batch: list[Write] = []
         events: list[threading.Event] = []
         try:
@@ -86,16 +91,19 @@ class BatchWriter:
         except queue.Empty:
             return batch, events, False
         deadline = time.monotonic() + FLUSH_EVERY_S
+        flushing = False
         while True:
             if item is None:
                 return batch, events, True
             if isinstance(item, threading.Event):
                 events.append(item)
-                return batch, events, False  # a flush: commit now
-            batch.append(item)
+                flushing = True
+            else:
+                batch.append(item)
             if len(batch) >= BATCH_ROWS:
                 return batch, events, False
             try:
-                item = self._writes.get(timeout=max(0.0, deadline - time.monotonic()))
+                item = (self._writes.get_nowait() if flushing
+                        else self._writes.get(timeout=max(0.0, deadline - time.monotonic())))
             except queue.Empty:
                 return batch, events, False

@@ -21,7 +21,7 @@ def test_help_lists_every_command(capsys):
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
     listed = [line.split()[0] for line in out.split("Commands:")[1].splitlines() if line.strip()]
-    assert listed == list(COMMANDS) == ["bulk", "ticket", "jobs", "invites", "redeem", "sandbox", "bench", "hash-password"]
+    assert listed == list(COMMANDS) == ["bulk", "ticket", "jobs", "invites", "redeem", "worker", "sandbox", "bench", "hash-password"]
 
 
 @pytest.mark.parametrize("command", COMMAND_LINES, ids=" ".join)

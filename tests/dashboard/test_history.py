@@ -44,7 +44,8 @@ def _interrupted_run(app, count: int = 8, unanswered: int = 3, prefix: str = "h"
                               capture_output=True, text=True).stdout)
     with sqlite3.connect(job_manager().store.path) as conn:
         conn.execute("UPDATE jobs SET status='running', owner_pid=? WHERE id=?", (dead, job.id))
-        conn.execute("UPDATE job_rows SET outcome=NULL WHERE job_id=? AND row<=?", (job.id, unanswered))
+        conn.execute("UPDATE job_rows SET outcome=NULL, sent_at=NULL WHERE job_id=? AND row<=?",  # never sent
+                     (job.id, unanswered))
     return job.id
 
 

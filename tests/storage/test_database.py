@@ -66,3 +66,36 @@ def test_the_cli_takes_a_postgresql_url_for_db(postgres_server, tmp_path):
     assert job_id in shown.stdout and "done" in shown.stdout
     with closing(JobStore(url)) as store:
         assert [row.input for row in store.rows(job_id)] == [["000123"], ["+44 20 7946 0000"]]  # as given
+
+
+def test_jobs_migrate_copies_a_sqlite_store_into_postgresql_row_for_row(sandbox, postgres_server, open_store,
+                                                                         tmp_path):
+    from commbox_core.fields import Kind
+    from commbox_core.invitations.options import InvitationOptions
+    from commbox_core.tickets.plan import RunPlan
+    from commbox_core.tickets.request import RowDefaults, build_request
+
+    source, people = tmp_path / "console.sqlite3", tmp_path / "people.csv"
+    people.write_text("uniqueId,phone1\n000123,+44 20 7946 0000\nx2,not a phone\n", encoding="utf-8")
+    defaults = RowDefaults(brand="demo", channel_id="demo-channel")
+    with Console.open(sandbox.settings(public_url="http://127.0.0.1:9"), db=source, user="ann@example.com") as console:
+        upload = console.read_file(people)
+        plan = RunPlan(console.match_columns(upload.table, Kind.CUSTOMER).mapping, defaults)
+        console.start_run(upload.table, console.prepare(upload.table, Kind.CUSTOMER, plan), Kind.CUSTOMER,
+                          plan).wait()
+        request, _ = build_request({"username": "john.d"}, Kind.AGENT, defaults)
+        console.issue_ticket(request)
+        console.invitations.issue_one(request, InvitationOptions())
+    target = postgres_server.new_database()
+    env = {"PYTHONPATH": str(ROOT_DIR), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    moved = subprocess.run([sys.executable, "-m", "commbox_core", "jobs", "migrate", "--from", f"sqlite:///{source}",
+                            "--to", target], env=env, capture_output=True, text=True, timeout=120)
+    assert moved.returncode == 0, moved.stderr
+    assert "checked row for row" in moved.stderr
+    copied, original = open_store(target), open_store(source)
+    for table in ("jobs", "job_rows", "invitations", "audit"):
+        mine = sorted(tuple(row) for row in original.query(f"SELECT * FROM {table}"))
+        assert mine == sorted(tuple(row) for row in copied.query(f"SELECT * FROM {table}")), table
+    again = subprocess.run([sys.executable, "-m", "commbox_core", "jobs", "migrate", "--from", str(source),
+                            "--to", target], env=env, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 2 and "is not empty" in again.stderr and "Traceback" not in again.stderr

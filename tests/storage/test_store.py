@@ -115,7 +115,10 @@ def test_a_dead_owner_makes_the_job_interrupted_and_resume_sends_only_what_is_le
 
     manager = JobManager(open_store(store_target))  # a restart
     assert manager.store.job(job.id).status == "interrupted"
+    assert manager.store.job(job.id).in_doubt == 5  # rows 1-5 were sent; their answers died with the process
+    assert {row.result().error_code for row in manager.store.rows(job.id) if row.row <= 5} == {ErrorCode.IN_DOUBT}
     resumed = manager.resume(job.id, sandbox.settings(), started_by="bob")
+    assert resumed.in_doubt_resent == 5
     resumed.wait()
     assert sandbox.stats()["tickets_issued"] - before == 8  # rows 1-8; row 9 needs an edit, 10-20 were done
     stored = manager.store.job(job.id)

@@ -1,0 +1,49 @@
+"""Runs that survive their server. A run's server renews its lease (the store's heartbeat); when
+the server dies (SIGKILL, a lost host), a sweep here finds the run once the lease has lapsed (at
+once when the dead process was on this host), and this process finishes it: the rows never
+answered and the rows in doubt are sent, no row that was answered is sent again. Any number of
+processes may sweep one store: taking a run over is one conditional UPDATE, so one of them wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from commbox_core.errors import ConsoleError
+from commbox_core.service.console import Console
+from commbox_core.service.jobs import Job
+
+# A run interrupted longer ago than this is left for a person (History's Resume, `jobs resume`):
+# a worker started days later should not send old tickets nobody is waiting for.
+TAKEOVER_WINDOW_S = 3600.0
+
+
+class Takeover:
+    def __init__(self, console: Console, *, window_s: float = TAKEOVER_WINDOW_S,
+                 say: Callable[[str], None] = lambda text: None):
+        if console.store is None:
+            raise ConsoleError("taking runs over needs the job store")
+        self.console, self.window_s, self._say = console, window_s, say
+        self._passed: set[str] = set()  # runs this process cannot finish (another tenant, nothing to send)
+
+    def sweep(self) -> list[Job]:
+        """Take over every run whose server is gone; the jobs now running here."""
+        store = self.console.store
+        store.mark_interrupted()
+        since = datetime.now(UTC) - timedelta(seconds=self.window_s)
+        taken = []
+        for job_id in store.interrupted_since(since):
+            if job_id in self._passed:
+                continue
+            try:
+                job = self.console.resume(job_id)
+            except ConsoleError as exc:
+                if "still running" not in str(exc):  # a race lost to another server is not news
+                    self._passed.add(job_id)
+                    self._say(f"job {job_id} left for a person: {exc}")
+                continue
+            self._say(f"took over job {job_id}: {len(job.to_send or [])} rows to send, "
+                      f"{job.in_doubt_resent} of them in doubt (sent when its server stopped)")
+            taken.append(job)
+        return taken
