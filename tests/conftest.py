@@ -48,8 +48,8 @@ def clean_env(monkeypatch, tmp_path):
 
 @pytest.fixture(scope="session")
 def postgres_server():
-    """A real PostgreSQL server on a loopback port, for the whole session (tests/postgres.py)."""
-    from .postgres import PostgresServer
+    """A real PostgreSQL server on a loopback port, for the whole session (bench/postgres.py)."""
+    from commbox_core.bench.postgres import PostgresServer
 
     try:
         server = PostgresServer().start()

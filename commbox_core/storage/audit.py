@@ -72,11 +72,11 @@ def audit(store: JobStore | None, entries: list[AuditEntry], *, now: bool = Fals
     """Log entries through the store's writer (within a fraction of a second), or at once."""
     if store is None or not entries:
         return
-    write = audit_write(entries)
     if now:
-        store.transaction(write)
+        store.transaction(audit_write(entries))
     else:
-        store.submit(write)
+        for entry in entries:
+            store.submit((_INSERT, entry.values()))
 
 
 def audit_ticket(store: JobStore | None, user: str, tenant_host: str, request: TicketRequest, result: RowResult,

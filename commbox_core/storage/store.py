@@ -44,6 +44,8 @@ _UNCOUNTED = ", ".join(f"counted_{name} = NULL" for name, _, _ in _COUNTS)
 _LISTED_COUNTS = ", ".join(
     f"CASE WHEN j.counted_{name} IS NULL THEN {_row_count(test, 'j')} ELSE j.counted_{name} END AS {alias}"
     for name, test, alias in _COUNTS)
+_RECORD_RESULT = ("UPDATE job_rows SET outcome=?, error_code=?, message=?, attempts=attempts+?, issued_at=?, "
+                  "expires_at=?, fingerprint=?, updated_at=? WHERE job_id=? AND row=?")
 _ACTIVE_SQL = "(" + ", ".join(f"'{status}'" for status in sorted(ACTIVE)) + ")"  # for SQL
 HOST = socket.gethostname()
 _log = logging.getLogger(__name__)
@@ -155,16 +157,12 @@ class JobStore:
             result.error or None, result.attempts, _iso(result.issued_at), _iso(result.expires_at),
             result.token_fingerprint, now_iso(), job_id, result.row,
         )
-        self.submit(lambda conn: conn.execute(
-            "UPDATE job_rows SET outcome=?, error_code=?, message=?, attempts=attempts+?, issued_at=?, "
-            "expires_at=?, fingerprint=? , updated_at=? WHERE job_id=? AND row=?", args))
+        self.submit((_RECORD_RESULT, args))
 
     def mark_sent(self, job_id: str, row: int) -> None:
         """Record that a row's request is leaving, and wait until that is committed (with whatever
         else is queued: one commit serves every worker waiting at that moment)."""
-        at = now_iso()
-        self.submit(lambda conn: conn.execute("UPDATE job_rows SET sent_at=? WHERE job_id=? AND row=?",
-                                              (at, job_id, row)))
+        self.submit(("UPDATE job_rows SET sent_at=? WHERE job_id=? AND row=?", (now_iso(), job_id, row)))
         self.flush()
 
     def set_status(self, job_id: str, status: str, error: str | None = None) -> None:

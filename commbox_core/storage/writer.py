@@ -17,19 +17,34 @@ FLUSH_EVERY_S = 0.2
 BATCH_ROWS = 500
 HEARTBEAT_S = 5.0
 
-Write = Callable[[Any], None]  # takes a connection of storage/database.py
+# A write: a function of a connection (storage/database.py), or one row's (SQL, values). Rows
+# between two functions go as one executemany per statement: a few round trips a commit, not one
+# a row. Rows of different statements may so change places: they touch other rows or columns.
+Write = Callable[[Any], None] | tuple[str, tuple]
 _log = logging.getLogger(__name__)
 
 
 def in_transaction(conn, writes: list[Write]) -> None:
     conn.execute("BEGIN IMMEDIATE")
     try:
+        rows: dict[str, list[tuple]] = {}
         for write in writes:
-            write(conn)
+            if isinstance(write, tuple):
+                rows.setdefault(write[0], []).append(write[1])
+            else:  # a function sees every row written before it
+                _execute_rows(conn, rows)
+                rows = {}
+                write(conn)
+        _execute_rows(conn, rows)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+
+
+def _execute_rows(conn, rows: dict[str, list[tuple]]) -> None:
+    for sql, values in rows.items():
+        conn.executemany(sql, values)
 
 
 class BatchWriter:

@@ -1,6 +1,6 @@
-"""A throwaway PostgreSQL server for the tests: Debian's binaries (`make test` installs the
-package), a cluster made by initdb in a temporary folder, listening on a loopback port only,
-stopped and deleted afterwards. As root (CI), the server runs as the `postgres` user, since
+"""A throwaway PostgreSQL server for the store's tests and benchmark: Debian's binaries (`make
+test` installs the package), a cluster made by initdb in a temporary folder, listening on a
+loopback port only, stopped and deleted afterwards. As root (CI), the server runs as the `postgres` user, since
 PostgreSQL refuses to run as root."""
 
 from __future__ import annotations
@@ -34,6 +34,12 @@ class PostgresServer:
         self.folder = Path(tempfile.mkdtemp(prefix="commbox-pg-"))
         self.port = _free_port()
         self.url = f"postgresql://postgres@127.0.0.1:{self.port}"
+
+    def __enter__(self) -> PostgresServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
 
     def start(self) -> PostgresServer:
         if self._user:
