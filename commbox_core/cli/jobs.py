@@ -1,4 +1,4 @@
-"""`jobs [--db PATH|URL] list | show ID | resume ID --out DIR | reissue ID --out DIR | export ID --out DIR`,
+"""`jobs [--db PATH|URL] list | show ID | cancel ID | resume ID --out DIR | reissue ID --out DIR | export ID --out DIR`,
 and `jobs migrate --from PATH|URL --to URL` (a whole store into an empty other).
 
 Runs recorded in the job store (--db: a SQLite file or a postgresql:// URL). Tokens are
@@ -86,6 +86,18 @@ def show(ctx, job_id: str, action_db) -> int:
     }
     for name, value in lines.items():
         print(f"{name + ':':<22} {value}")
+    return 0
+
+
+@jobs.command(cls=ConsoleCommand)
+@click.argument("job_id", metavar="JOB")
+@db_option
+@click.pass_context
+def cancel(ctx, job_id: str, action_db) -> int:
+    """Cancel a running run, whichever server runs it (they share the store): it stops within a
+    second or two; its unsent rows are listed as not_attempted."""
+    console_for(ctx, action_db).cancel(job_id)
+    say(f"asked to cancel job {job_id}")
     return 0
 
 

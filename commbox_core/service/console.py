@@ -234,11 +234,9 @@ class Console(RunRecords):
         return [j for j in self.jobs.list() if j.parent_id == job.id and self.can(Action.SEE_LINKS, owner=j.started_by)]
 
     def cancel(self, job_id: str) -> None:
+        """Cancel a run, here or on the server running it (several servers share the store)."""
         self.require(Action.FOLLOW_UP)
-        job = self.jobs.get(job_id)
-        if job is None:
-            raise ConsoleError(f"run {job_id} is not running in this process")
-        job.cancel()
+        self.jobs.request_cancel(job_id, by=self.user)
 
     def resume(self, job_id: str) -> Job:
         self.require(Action.FOLLOW_UP)

@@ -6,6 +6,7 @@ keeps it in st.cache_resource).
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -28,6 +29,7 @@ from commbox_core.tickets.prepare import PreparedRow
 from commbox_core.vocabulary import Purpose, RunStatus
 
 MAX_JOBS_KEPT = 50  # finished jobs kept in memory, newest first
+CANCEL_POLL_S = 1.0  # how often a server looks whether another asked to cancel one of its runs
 
 
 class JobManager:
@@ -39,6 +41,7 @@ class JobManager:
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
         self.store = store
+        self._watching = False  # the thread that applies cancels asked from other servers
         if store is not None:
             store.mark_interrupted()
 
@@ -132,7 +135,40 @@ class JobManager:
             self._jobs[job.id] = job
             self._forget_old()
         job._thread.start()
+        self._watch_cancels()
         return job
+
+    def request_cancel(self, job_id: str, by: str) -> None:
+        """Cancel a run of this process now, or ask the server running it (through the store)."""
+        job = self.get(job_id)
+        if job is not None and not job.finished:
+            job.cancel()
+        elif self.store is None or not self.store.request_cancel(job_id, by):
+            raise ConsoleError(f"run {job_id} is not running")
+
+    def _watch_cancels(self) -> None:
+        with self._lock:
+            if self.store is None or self._watching:
+                return
+            self._watching = True
+        threading.Thread(target=self._apply_cancels, name="cancel-watch", daemon=True).start()
+
+    def _apply_cancels(self) -> None:
+        """Until this process runs nothing: cancel the runs another server asked to cancel."""
+        while True:
+            time.sleep(CANCEL_POLL_S)
+            with self._lock:
+                running = [job for job in self._jobs.values() if not job.finished]
+                if not running:
+                    self._watching = False  # the next run launched starts a new watcher
+                    return
+            try:
+                asked = self.store.cancels_requested([job.id for job in running])
+            except Exception:  # noqa: BLE001 - a store that is down now may be back at the next look
+                continue
+            for job in running:
+                if job.id in asked:
+                    job.cancel()
 
     def _run(self, job: Job, client: CommBoxClient) -> None:
         try:

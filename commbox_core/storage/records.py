@@ -36,6 +36,8 @@ class StoredJob:
     failed: int = 0
     unanswered: int = 0  # rows with no outcome yet: never sent, or in flight when the owner died
     in_doubt: int = 0  # rows ever in flight when a server of this run died (sent again on resume)
+    cancel_requested_at: datetime | None = None  # asked from another server; its own stops it
+    cancel_requested_by: str | None = None
 
 
 @dataclass(frozen=True)

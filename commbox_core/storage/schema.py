@@ -128,6 +128,11 @@ MIGRATIONS: list[str] = [
     ALTER TABLE jobs ADD COLUMN counted_in_doubt INTEGER;
     UPDATE jobs SET counted_in_doubt = 0 WHERE counted_ok IS NOT NULL;
     """,
+    # 6: a cancel asked for from another server: the run's own server sees it and stops the run.
+    """
+    ALTER TABLE jobs ADD COLUMN cancel_requested_at TEXT;
+    ALTER TABLE jobs ADD COLUMN cancel_requested_by TEXT;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

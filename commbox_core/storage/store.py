@@ -181,7 +181,8 @@ class JobStore:
         def take(conn) -> None:
             cursor = conn.execute(
                 "UPDATE jobs SET status='running', owner_host=?, owner_pid=?, heartbeat_at=?, finished_at=NULL, "
-                f"error=NULL, {_UNCOUNTED} WHERE id=? AND status NOT IN {_ACTIVE_SQL}",
+                f"error=NULL, cancel_requested_at=NULL, cancel_requested_by=NULL, {_UNCOUNTED} "
+                f"WHERE id=? AND status NOT IN {_ACTIVE_SQL}",
                 (HOST, os.getpid(), now_iso(), job_id))
             claimed.append(cursor.rowcount == 1)
 
@@ -200,6 +201,22 @@ class JobStore:
         if gone:
             self.transaction(lambda conn: _interrupt(conn, gone))
         return gone
+
+    def request_cancel(self, job_id: str, by: str) -> bool:
+        """Ask the server running this job to cancel it; False if it is not running."""
+        done = []
+        self.transaction(lambda conn: done.append(conn.execute(
+            f"UPDATE jobs SET cancel_requested_at=?, cancel_requested_by=? WHERE id=? AND status IN {_ACTIVE_SQL}",
+            (now_iso(), by, job_id)).rowcount == 1))
+        return done[0]
+
+    def cancels_requested(self, job_ids: list[str]) -> set[str]:
+        """Of these jobs, those someone asked to cancel."""
+        if not job_ids:
+            return set()
+        marks = ", ".join("?" * len(job_ids))
+        return {row["id"] for row in self.query(
+            f"SELECT id FROM jobs WHERE id IN ({marks}) AND cancel_requested_at IS NOT NULL", job_ids)}
 
     def interrupted_since(self, moment: datetime) -> list[str]:
         """Runs interrupted (their server gone) at or after `moment`, oldest first."""
@@ -293,7 +310,7 @@ def _job(row) -> StoredJob:
     data = {key: value for key, value in dict(row).items() if not key.startswith("counted_")}
     for key in ("options", "plan", "headers", "columns"):
         data[key] = json.loads(data[key]) if data[key] else ({} if key == "options" else None if key == "plan" else [])
-    for key in ("created_at", "heartbeat_at", "finished_at", "pii_purged_at"):
+    for key in ("created_at", "heartbeat_at", "finished_at", "pii_purged_at", "cancel_requested_at"):
         data[key] = _moment(data[key])
     data["status"], data["purpose"] = RunStatus(data["status"]), Purpose(data["purpose"])
     return StoredJob(**data)

@@ -14,7 +14,7 @@ from commbox_core.cli import COMMANDS, main
 from ..support import ROOT_DIR
 
 COMMAND_LINES = [[name] for name in COMMANDS] + [["jobs", action] for action in
-                                                 ("list", "show", "resume", "reissue", "export")]
+                                                 ("list", "show", "cancel", "resume", "reissue", "export")]
 
 
 def test_help_lists_every_command(capsys):

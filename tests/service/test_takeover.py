@@ -71,3 +71,36 @@ def test_a_killed_servers_run_is_taken_over_and_only_the_rows_in_doubt_are_sent_
 
 def _ended(job: StoredJob) -> StoredJob | None:
     return job if job.status not in ("running", "queued", "interrupted") else None
+
+
+def test_a_run_is_followed_cancelled_and_exported_from_another_process(sandbox, store_target, open_store, tmp_path):
+    sandbox.configure(latency_ms=100)
+    env = command_env(sandbox)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "commbox_core", "bulk", str(customers_file(tmp_path)), "--kind", "customer",
+         "--concurrency", str(CONCURRENCY), "--db", store_target, "--out", str(tmp_path / "out"), "--quiet"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    job_id = server.stdout.readline().strip().removeprefix("job ")
+    store = open_store(store_target)
+    wait_until(lambda: store.job(job_id).succeeded >= 100, timeout=60)
+
+    def other(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "commbox_core", "jobs", "--db", store_target, *args], env=env,
+                              capture_output=True, text=True, timeout=60)
+
+    shown = other("show", job_id)
+    assert shown.returncode == 0 and "status:                running" in shown.stdout  # followed from elsewhere
+    asked = other("cancel", job_id)
+    assert asked.returncode == 0, asked.stderr
+    assert server.wait(30) == 130  # the run's own server stopped it, as for Ctrl-C there
+    stopped = store.job(job_id)
+    requests = sandbox.stats()["ticket_requests"]
+    assert stopped.status == "cancelled" and stopped.cancel_requested_by == "cli"
+    assert stopped.succeeded == requests < ROWS and stopped.failed == ROWS - requests
+    assert {row.error_code for row in store.rows(job_id) if row.outcome == "failed"} == {"not_attempted"}
+    exported = other("export", job_id, "--out", str(tmp_path / "elsewhere"))
+    assert exported.returncode == 130  # a cancelled run, as its own server said
+    assert (tmp_path / "elsewhere" / "errors.csv").read_text(encoding="utf-8-sig").count("not_attempted") == \
+        ROWS - requests
+    again = other("cancel", job_id)
+    assert again.returncode == 2 and f"run {job_id} is not running" in again.stderr
