@@ -143,8 +143,10 @@ class JobManager:
         job = self.get(job_id)
         if job is not None and not job.finished:
             job.cancel()
-        elif self.store is None or not self.store.request_cancel(job_id, by):
-            raise ConsoleError(f"run {job_id} is not running")
+        elif self.store is None:
+            raise ConsoleError(f"run {job_id} is not running in this process")
+        elif not self.store.request_cancel(job_id, by):
+            raise ConsoleError(f"run {job_id} is not running in this process nor on another server sharing its store")
 
     def _watch_cancels(self) -> None:
         with self._lock:
