@@ -29,6 +29,10 @@ RTT_GAIN = 0.125  # weight of each new round trip in the smoothed one (TCP's SRT
 KEEP = 0.97  # share of the revealed limit kept after a 429
 SLOW_START_KEEP = 0.7  # the same at the end of the slow start (its estimate is of a rate still growing)
 RECOVERY_S = 2.0  # time to climb back to the revealed limit
+# Past it, the probe grows at least (t - RECOVERY_S)^3 req/s: with a steepness only relative to the
+# estimate, an estimate that collapsed (another server took the whole limit) never climbed back:
+# a run crawled at MIN_RATE for minutes after the other had finished. As CUBIC's C, in absolute units.
+PROBE_STEEPNESS = 1.0
 MIN_RATE = 0.2
 WINDOW_S = 1.0
 RECENT_S = 0.25  # the window of "what we were sending at" when a 429 comes
@@ -77,6 +81,8 @@ class Pacer:
             rate = SLOW_START_RATE * 2 ** min(self._doublings, 40)
         else:  # cubic through (0, floor) and (RECOVERY_S, revealed): flat near the limit
             steepness = (self._revealed - self._floor) / RECOVERY_S**3
+            if elapsed > RECOVERY_S:  # past the limit: probe at least this fast, whatever the estimate
+                steepness = max(steepness, PROBE_STEEPNESS)
             rate = self._revealed + steepness * (elapsed - RECOVERY_S) ** 3
         if self.ceiling:
             rate = min(rate, self.ceiling)

@@ -1,9 +1,10 @@
-"""`python -m commbox_core bench [--quick] [--only latency|throttle|cpu|files|end-to-end|redeem|store]`
+"""`python -m commbox_core bench [--quick] [--only latency|throttle|cpu|files|end-to-end|redeem|store|shared-limit]`
 
 Measures, on this machine and in one run, each scenario of the performance goals and says PASS or
 FAIL: latency-bound speedup, throttle-bound rate, CPU-bound overhead, and big-file validation
 time and memory, and the `bulk` command end to end as a user times it, and invitation clicks and the
-runner's throughput with the job store on SQLite and on PostgreSQL (figures, no goal). Each HTTP scenario starts its own sandbox in a separate process. --quick runs
+runner's throughput with the job store on SQLite and on PostgreSQL (figures, no goal), and two
+`bulk` processes sharing one tenant's limit. Each HTTP scenario starts its own sandbox in a separate process. --quick runs
 tiny sizes (a smoke test: too small to judge the goals by). Exit code: 0 when every goal is met
 (or --quick), 1 when one is not, 2 on bad usage.
 """
@@ -14,10 +15,11 @@ from commbox_core.bench import network
 from commbox_core.bench.end_to_end import end_to_end
 from commbox_core.bench.files import files
 from commbox_core.bench.redeem import redemptions
+from commbox_core.bench.shared_limit import shared_limit
 from commbox_core.bench.store import store_throughput
 from commbox_core.bench.report import Finding, header, line, load_average, table
 
-SCENARIOS = ("latency", "throttle", "cpu", "files", "end-to-end", "redeem", "store")
+SCENARIOS = ("latency", "throttle", "cpu", "files", "end-to-end", "redeem", "store", "shared-limit")
 FILE_ROWS = {"full": 100_000, "quick": 1_000}
 
 
@@ -53,5 +55,7 @@ def _measure(scenario: str, sizes: network.Sizes, quick: bool) -> list[Finding]:
         return redemptions(sizes)
     if scenario == "store":
         return store_throughput(sizes)
+    if scenario == "shared-limit":
+        return shared_limit(sizes)
     return files(FILE_ROWS["quick" if quick else "full"], sizes.repeats)
 

@@ -56,24 +56,24 @@ def _bulk(sandbox: SandboxProcess, prefix: str, count: int) -> tuple[float, bool
     every file was written."""
     with tempfile.TemporaryDirectory(prefix="commbox-e2e-") as folder:
         source, out = Path(folder) / "customers.csv", Path(folder) / "out"
-        _write_customers(source, prefix, count)
+        write_customers(source, prefix, count)
         command = [sys.executable, "-m", "commbox_core", "bulk", str(source), "--kind", "customer",
                    "--concurrency", str(CONCURRENCY), "--out", str(out), "--quiet"]
         started = time.perf_counter()
-        done = subprocess.run(command, env=_environment(sandbox, folder), capture_output=True, text=True,
+        done = subprocess.run(command, env=bulk_environment(sandbox, folder), capture_output=True, text=True,
                               timeout=600)
         seconds = time.perf_counter() - started
         written = all((out / name).is_file() for name in FILES)
-        succeeded = _rows(out / "success.csv") if written else 0
+        succeeded = rows_in(out / "success.csv") if written else 0
     return seconds, done.returncode == 0 and written and succeeded == count
 
 
-def _rows(path: Path) -> int:
+def rows_in(path: Path) -> int:
     with path.open(encoding="utf-8-sig", newline="") as handle:
         return sum(1 for _ in csv.DictReader(handle))
 
 
-def _write_customers(path: Path, prefix: str, count: int) -> None:
+def write_customers(path: Path, prefix: str, count: int) -> None:
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["uniqueId", "firstName", "email", "phone1"])
@@ -81,7 +81,7 @@ def _write_customers(path: Path, prefix: str, count: int) -> None:
             writer.writerow([f"{prefix}{n:06d}", f"Person {n}", f"{prefix}{n}@example.com", f"+44 20 7946 {n % 10000:04d}"])
 
 
-def _environment(sandbox: SandboxProcess, folder: str) -> dict[str, str]:
+def bulk_environment(sandbox: SandboxProcess, folder: str) -> dict[str, str]:
     clean = {name: value for name, value in child_environment().items() if not name.startswith("COMMBOX_")}
     return clean | {
         "COMMBOX_API_URL": sandbox.url, "COMMBOX_API_KEY": sandbox.api_key, "COMMBOX_LOGIN_URL": f"{sandbox.url}/login",

@@ -6,7 +6,8 @@ import click
 
 from commbox_core.cli.output import Choice, ConsoleCommand
 
-SCENARIOS = ("latency", "throttle", "cpu", "files", "end-to-end", "redeem", "store")  # as commbox_core.bench.SCENARIOS (a test checks)
+SCENARIOS = ("latency", "throttle", "cpu", "files", "end-to-end", "redeem", "store",
+              "shared-limit")  # as commbox_core.bench.SCENARIOS (a test checks)
 
 
 @click.command(cls=ConsoleCommand)

@@ -185,3 +185,28 @@ def test_a_cut_gives_up_the_slots_handed_out_before_it_without_leaving_their_tim
     # after the cut if that is later; not after the time of both given-up slots.
     allowed_at = max(seen["second_woke_at"], seen["cut_at"] + 1 / seen["rate"])
     assert abs(seen["second_sent_at"] - allowed_at) < 1e-9
+
+
+class ManyWaiting(SleepOnClock):
+    """32 workers waiting their turn: one of them looks again every 20 ms at the latest."""
+
+    def __init__(self, clock: Clock):
+        super().__init__(clock, None)
+
+    def wait(self, seconds: float) -> bool:
+        return super().wait(min(seconds, 0.02))
+
+
+def test_an_estimate_that_collapsed_climbs_back_once_the_limit_is_free_again():
+    """Another server held the whole limit: every answer here was a 429 and the estimate fell to
+    the minimum. Once the limit is free, the probe must find it within seconds, not crawl."""
+    clock = Clock()
+    pacer = Pacer(None, clock=clock)
+    sleeping = ManyWaiting(clock)
+    pacer.acquire(sleeping)
+    pacer.on_throttled(None, sent_at=clock.now)  # refused: the estimate is all but nothing
+    assert pacer.rate < 1
+    while clock.now < 1008.0:  # the limit is free now: every request is answered at once
+        assert pacer.acquire(sleeping)
+        pacer.on_success(clock.now)
+    assert pacer.rate >= 100  # 8 s on: climbed back to a real rate (it stayed at 0.2 req/s before)

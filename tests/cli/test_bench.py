@@ -10,7 +10,7 @@ from commbox_core.bench.sample import sample_csv
 from commbox_core.cli.bench import SCENARIOS as CLI_SCENARIOS
 from commbox_core.tables.read import read_table
 
-VERDICT = re.compile(r"^(latency|throttle|cpu|files|end-to-end|redeem|store)\s{2,}.+\s{2,}(PASS|FAIL|not judged)$")
+VERDICT = re.compile(r"^(latency|throttle|cpu|files|end-to-end|redeem|store|shared-limit)\s{2,}.+\s{2,}(PASS|FAIL|not judged)$")
 
 
 def table_rows(out: str) -> list[str]:
@@ -27,7 +27,7 @@ def test_quick_run_measures_every_scenario_and_judges_none(capsys):
     rows = table_rows(out)
     assert [row.split()[0] for row in rows] == ["latency", "throttle", "cpu", "files", "files", "files",
                                               "end-to-end", "end-to-end", "redeem", "redeem", "store", "store",
-                                              "store"]
+                                              "store", "shared-limit"]
     # each states its goal (the redemption rate and the store's are figures with no goal; the flood's is the limit)
     assert all(re.search(r"(>=|<=) [\d.]+|figure only|\d+ looked up, the rest 429", row) for row in rows)
     assert len(re.findall(r"^\[not judged\] ", out, re.MULTILINE)) == len(rows)  # and its raw numbers
@@ -40,7 +40,7 @@ def test_only_runs_the_chosen_scenario_and_bad_usage_is_refused(capsys):
     assert cli.main(["bench", "--only", "everything"]) == 2
     assert "invalid choice" in capsys.readouterr().err
     assert set(SCENARIOS) == set(CLI_SCENARIOS) == {"latency", "throttle", "cpu", "files", "end-to-end",
-                                                          "redeem", "store"}
+                                                          "redeem", "store", "shared-limit"}
 
 
 def test_the_cli_dispatches_bench(capsys):
