@@ -31,15 +31,20 @@ def customers_file(folder: Path) -> Path:
     return path
 
 
-def test_a_killed_servers_run_is_taken_over_and_only_the_rows_in_doubt_are_sent_twice(
-        sandbox, store_target, open_store, tmp_path):
+def start_bulk(sandbox, env: dict[str, str], store_target: str, tmp_path: Path) -> tuple[subprocess.Popen, str]:
+    """A `bulk` process of ROWS customers at 100 ms each, recording into the store; and its job id."""
     sandbox.configure(latency_ms=100)
-    env = command_env(sandbox)
     server = subprocess.Popen(
         [sys.executable, "-m", "commbox_core", "bulk", str(customers_file(tmp_path)), "--kind", "customer",
          "--concurrency", str(CONCURRENCY), "--db", store_target, "--out", str(tmp_path / "out"), "--quiet"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    job_id = server.stdout.readline().strip().removeprefix("job ")
+    return server, server.stdout.readline().strip().removeprefix("job ")
+
+
+def test_a_killed_servers_run_is_taken_over_and_only_the_rows_in_doubt_are_sent_twice(
+        sandbox, store_target, open_store, tmp_path):
+    env = command_env(sandbox)
+    server, job_id = start_bulk(sandbox, env, store_target, tmp_path)
     store = open_store(store_target)
     wait_until(lambda: store.job(job_id).succeeded >= 300, timeout=60)  # well into the run
     server.kill()  # SIGKILL: no goodbye, nothing flushed
@@ -74,13 +79,8 @@ def _ended(job: StoredJob) -> StoredJob | None:
 
 
 def test_a_run_is_followed_cancelled_and_exported_from_another_process(sandbox, store_target, open_store, tmp_path):
-    sandbox.configure(latency_ms=100)
     env = command_env(sandbox)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "commbox_core", "bulk", str(customers_file(tmp_path)), "--kind", "customer",
-         "--concurrency", str(CONCURRENCY), "--db", store_target, "--out", str(tmp_path / "out"), "--quiet"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    job_id = server.stdout.readline().strip().removeprefix("job ")
+    server, job_id = start_bulk(sandbox, env, store_target, tmp_path)
     store = open_store(store_target)
     wait_until(lambda: store.job(job_id).succeeded >= 100, timeout=60)
 
