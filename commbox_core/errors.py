@@ -13,3 +13,7 @@ class InputFileError(ConsoleError):
 
 class ConfigError(ConsoleError):
     """The settings do not allow the requested operation."""
+
+
+class RunHeldElsewhere(ConsoleError):
+    """A stored run is running in another process (or was just taken over by one)."""

@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from commbox_core.cli.output import STORE, STORE_HELP, ConsoleCommand, acting_role, follow, say
-from commbox_core.cli.tickets import finished_report, make_folder, report_outcome
+from commbox_core.cli.tickets import NO_LIVE_KEY, finished_report, make_folder, report_outcome
 from commbox_core.errors import ConsoleError
 
 
@@ -128,8 +128,7 @@ def _send_again(name: str, text: str):
     def send(ctx, job_id: str, out: Path, quiet: bool, action_db) -> int:
         console = console_for(ctx, action_db)
         if not console.settings.is_live:
-            raise ConsoleError("no CommBox API key: set COMMBOX_API_URL and COMMBOX_API_KEY (environment or .env) "
-                               "for the tenant the run was sent to")
+            raise ConsoleError(f"{NO_LIVE_KEY} for the tenant the run was sent to")
         job = console.resume(job_id) if name == "resume" else console.reissue_lost(job_id)
         print(f"job {job.id}", flush=True)
         if job.in_doubt_resent:

@@ -24,8 +24,8 @@ from commbox_core.cli.output import (
 from commbox_core.errors import ConsoleError
 
 KINDS = Choice(["agent", "customer"])
-NO_KEY = ("no CommBox API key: set COMMBOX_API_URL and COMMBOX_API_KEY (environment or .env), "
-          "or add --sandbox to run against the built-in sandbox")
+NO_LIVE_KEY = "no CommBox API key: set COMMBOX_API_URL and COMMBOX_API_KEY (environment or .env)"
+NO_KEY = f"{NO_LIVE_KEY}, or add --sandbox to run against the built-in sandbox"
 
 
 def run_options(command):

@@ -9,7 +9,7 @@ import time
 import click
 
 from commbox_core.cli.output import STORE, STORE_HELP, ConsoleCommand, acting_role, say
-from commbox_core.cli.tickets import NO_KEY
+from commbox_core.cli.tickets import NO_LIVE_KEY
 from commbox_core.errors import ConsoleError
 
 WORKER_USER = "worker"  # the audit log's user for the rows a worker sends
@@ -31,7 +31,7 @@ def worker(db, every: float, once: bool) -> int:
 
     settings = load_settings()
     if not settings.is_live:
-        raise ConsoleError(NO_KEY.split(", or add --sandbox")[0])
+        raise ConsoleError(f"{NO_LIVE_KEY} for the tenant whose runs it finishes")
     console = Console.open(settings, db=db, user=WORKER_USER, role=acting_role())
     say(f"worker on {console.store.location}: taking over runs whose server is gone "
         f"(lease {settings.lease_seconds:g} s) | Ctrl-C to stop")

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from commbox_core.api.client import CommBoxClient
 from commbox_core.config.settings import Settings
-from commbox_core.errors import ConsoleError
+from commbox_core.errors import ConsoleError, RunHeldElsewhere
 from commbox_core.fields import Kind
 from commbox_core.invitations.issue import InvitationIssuer, check_can_issue
 from commbox_core.invitations.options import InvitationOptions
@@ -100,7 +100,7 @@ class JobManager:
         invitations = InvitationOptions.from_record(stored.options.get("invitations"))
         self._check_can_run(settings, Kind(stored.kind), invitations)
         if not self.store.claim(job_id):
-            raise ConsoleError(f"job {job_id} is still running (in process {stored.owner_pid} on {stored.owner_host})")
+            raise RunHeldElsewhere(f"job {job_id} is still running (in process {stored.owner_pid} on {stored.owner_host})")
         job = Job(
             id=job_id, kind=Kind(stored.kind), table=rebuild_table(stored, rows), prepared=prepared, runner=None,
             settings=settings, source_name=stored.source_name, started_by=started_by or stored.started_by,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from commbox_core.errors import ConsoleError
+from commbox_core.errors import ConsoleError, RunHeldElsewhere
 from commbox_core.service.console import Console
 from commbox_core.service.jobs import Job
 
@@ -38,10 +38,11 @@ class Takeover:
                 continue
             try:
                 job = self.console.resume(job_id)
+            except RunHeldElsewhere:  # a race lost to another server is not news
+                continue
             except ConsoleError as exc:
-                if "still running" not in str(exc):  # a race lost to another server is not news
-                    self._passed.add(job_id)
-                    self._say(f"job {job_id} left for a person: {exc}")
+                self._passed.add(job_id)
+                self._say(f"job {job_id} left for a person: {exc}")
                 continue
             self._say(f"took over job {job_id}: {len(job.to_send or [])} rows to send, "
                       f"{job.in_doubt_resent} of them in doubt (sent when its server stopped)")
