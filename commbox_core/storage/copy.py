@@ -1,8 +1,8 @@
 """Copy a whole job store into another (SQLite to PostgreSQL, or back), then check it row for row.
 
 Both stores are opened at the current schema, so the same tables and columns exist on both sides;
-the target must be empty. Tables go in the order their references need, in chunks, each in one
-transaction; the audit log keeps its ids (and PostgreSQL's id sequence is moved past them).
+the target must be empty. Tables go parents first, as their references need, in chunks, each in
+one transaction; the audit log keeps its ids (and PostgreSQL's id sequence is moved past them).
 """
 
 from __future__ import annotations
@@ -12,22 +12,21 @@ import hashlib
 from commbox_core.errors import ConsoleError
 from commbox_core.storage.store import JobStore
 
-# (table, the columns that order it): parents before children.
-TABLES = (("jobs", "id"), ("job_rows", "job_id, row"), ("invitations", "id"), ("audit", "id"))
+TABLES = ("jobs", "job_rows", "invitations", "audit")  # parents before children
 CHUNK_ROWS = 2_000
 
 
 def copy_store(source: JobStore, target: JobStore) -> dict[str, int]:
     """Rows copied per table; raises ConsoleError if the target is not empty or the copy differs."""
-    held = {table: _count(target, table) for table, _ in TABLES}
+    held = {table: _count(target, table) for table in TABLES}
     if any(held.values()):
         found = ", ".join(f"{n} {table}" for table, n in held.items() if n)
         raise ConsoleError(f"the target store {target.location} is not empty ({found}): copy into an empty one")
-    copied = {table: _copy_table(source, target, table, order) for table, order in TABLES}
+    copied = {table: _copy_table(source, target, table) for table in TABLES}
     if target.database.dialect == "postgresql":
         target.transaction(lambda conn: conn.execute(
             "SELECT setval(pg_get_serial_sequence('audit', 'id'), (SELECT COALESCE(max(id), 0) + 1 FROM audit), false)"))
-    for table, _ in TABLES:
+    for table in TABLES:
         if _digest(source, table) != _digest(target, table):
             raise ConsoleError(f"the copy of {table} differs from {source.location}: the target is incomplete")
     return copied
@@ -37,10 +36,10 @@ def _count(store: JobStore, table: str) -> int:
     return store.query(f"SELECT count(*) FROM {table}")[0][0]
 
 
-def _copy_table(source: JobStore, target: JobStore, table: str, order: str) -> int:
+def _copy_table(source: JobStore, target: JobStore, table: str) -> int:
     copied = 0
     with source.database.connection() as conn:
-        cursor = conn.execute(f"SELECT * FROM {table} ORDER BY {order}")
+        cursor = conn.execute(f"SELECT * FROM {table}")
         columns = ", ".join(f'"{column[0]}"' for column in cursor.description)
         insert = f"INSERT INTO {table} ({columns}) VALUES ({', '.join('?' * len(cursor.description))})"
         while chunk := cursor.fetchmany(CHUNK_ROWS):
