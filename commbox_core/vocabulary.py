@@ -108,3 +108,9 @@ _UNSENT_MESSAGES = {
     "(the rows before it failed to connect)",
     StopReason.CANCELLED: "not sent: the run was cancelled",
 }
+
+
+# How a job store is named by URL (--db, COMMBOX_DATABASE_URL); anything else is a SQLite file's path.
+POSTGRES_URL_PREFIXES = ("postgresql://", "postgres://")
+SQLITE_URL_PREFIX = "sqlite:///"
+STORE_URL_PREFIXES = (*POSTGRES_URL_PREFIXES, SQLITE_URL_PREFIX)

@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 
 from commbox_core.errors import ConsoleError
+from commbox_core.vocabulary import STORE_URL_PREFIXES
 
 PROG = "python -m commbox_core"
 EXIT_FAILED_ROWS, EXIT_UNUSABLE, EXIT_CANCELLED = 1, 2, 130
@@ -39,7 +40,6 @@ def say(message: str) -> None:
 
 STORE_HELP = ("job store: a SQLite file or a postgresql:// URL (default: COMMBOX_DATABASE_URL, else "
               "<COMMBOX_DATA_DIR>/console.sqlite3)")
-_STORE_SCHEMES = ("postgresql://", "postgres://", "sqlite:///")
 
 
 class StoreTarget(click.ParamType):
@@ -48,7 +48,7 @@ class StoreTarget(click.ParamType):
     name = "PATH|URL"
 
     def convert(self, value, param, ctx):
-        if not isinstance(value, str) or value.startswith(_STORE_SCHEMES):
+        if not isinstance(value, str) or value.startswith(STORE_URL_PREFIXES):
             return value
         return click.Path(path_type=Path).convert(value, param, ctx)
 

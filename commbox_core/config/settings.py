@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from commbox_core.config.passwords import PasswordHash
 from commbox_core.errors import ConfigError
+from commbox_core.vocabulary import STORE_URL_PREFIXES
 
 # The vendor's production server (servers[0] in the OpenAPI document).
 DEFAULT_API_URL = "https://api.commbox.io"
@@ -143,7 +144,7 @@ class Settings(BaseModel):
         text = value.get_secret_value().strip() if value is not None else ""
         if not text:
             return None
-        if not text.startswith(("postgresql://", "postgres://", "sqlite:///")):
+        if not text.startswith(STORE_URL_PREFIXES):
             raise ValueError("must start with postgresql:// (or sqlite:/// for a file)")
         return SecretStr(text)
 

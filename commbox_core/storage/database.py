@@ -20,22 +20,22 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from commbox_core.vocabulary import POSTGRES_URL_PREFIXES, SQLITE_URL_PREFIX
+
 BUSY_TIMEOUT_MS = 15_000
 CONNECT_TIMEOUT_S = 10
 POOL_SIZE = 8  # connections a process keeps to PostgreSQL: its writer, reads, invitation clicks
-POSTGRES_SCHEMES = ("postgresql", "postgres")
-SQLITE_PREFIX = "sqlite:///"
 
 
 def is_postgres(target: str | Path) -> bool:
-    return isinstance(target, str) and urlsplit(target).scheme in POSTGRES_SCHEMES
+    return isinstance(target, str) and f"{urlsplit(target).scheme}://" in POSTGRES_URL_PREFIXES
 
 
 def open_database(target: str | Path) -> SQLiteDatabase | PostgresDatabase:
     if is_postgres(target):
         return PostgresDatabase(str(target))
     text = str(target)
-    return SQLiteDatabase(Path(text.removeprefix(SQLITE_PREFIX) if text.startswith(SQLITE_PREFIX) else text))
+    return SQLiteDatabase(Path(text.removeprefix(SQLITE_URL_PREFIX)))
 
 
 class SQLiteDatabase:
