@@ -10,12 +10,16 @@
   probes beyond it ever faster, so a raised limit is found again too.
 - A slot handed out before a cut is not used after it: at the old rate it would only meet
   another 429 (this took a 100 rps run from 13-16 429s in 1,000 rows to 4).
+- Several runs on one tenant (other servers too) share its limit through the store: each is told
+  by `share()` how many others send and how fast, and any run's cut is adopted by all of them. The
+  curve is then the tenant's, and each run takes an equal part of it.
 """
 
 from __future__ import annotations
 
 import math
 import threading
+from dataclasses import dataclass
 import time
 from collections import deque
 from collections.abc import Callable
@@ -37,9 +41,19 @@ MIN_RATE = 0.2
 WINDOW_S = 1.0
 RECENT_S = 0.25  # the window of "what we were sending at" when a 429 comes
 SETTLE_S = 0.1  # 429s for requests sent this soon after a cut are echoes of the old rate
+MIN_ACCEPT_SPAN_S = RECENT_S  # an accepted rate over less time is noise (a burst allowance)
 BINDING_S = 0.05
 HORIZON_MIN_S = 0.05
 HORIZON_MAX_S = 0.5  # the limiter counts as binding if a worker waited this recently
+
+
+@dataclass(frozen=True, slots=True)
+class TenantCut:
+    """A cut of the tenant's whole rate (all its runs together), as shared between runs."""
+
+    revealed: float  # the tenant's limit as the 429 revealed it
+    floor: float  # where the tenant's curve starts again
+    at: float  # wall-clock time (time.time()): other servers compare it
 
 
 class Pacer:
@@ -70,6 +84,11 @@ class Pacer:
         self._successes: deque[float] = deque()
         self._refusals: deque[float] = deque()  # 429s
         self.throttled = 0  # 429s seen
+        self._parties = 1  # runs sending to the tenant, this one included
+        self._peers_rate = 0.0  # what the others sent per second, as they last said
+        self._peers_accepted = 0.0  # and what the tenant accepted from them per second
+        self._cut_wall = -math.inf  # when the cut this run follows was made (wall clock)
+        self._cut_to_share: TenantCut | None = None
         self.rate = self._target(now)
 
     # -- the rate over time ----------------------------------------------------------
@@ -84,6 +103,7 @@ class Pacer:
             if elapsed > RECOVERY_S:  # past the limit: probe at least this fast, whatever the estimate
                 steepness = max(steepness, PROBE_STEEPNESS)
             rate = self._revealed + steepness * (elapsed - RECOVERY_S) ** 3
+            rate /= self._parties  # the curve is the tenant's; this run's part of it
         if self.ceiling:
             rate = min(rate, self.ceiling)
         return max(MIN_RATE, rate)
@@ -167,17 +187,60 @@ class Pacer:
                 self._gate_until = max(self._gate_until, now + retry_after)
             if not self.adaptive or sent_at < self._last_cut + SETTLE_S:
                 return  # already accounted for by the last cut
-            # Sending at r while a share q is refused: the limit is about r * (1 - q).
-            revealed = min(self.rate or math.inf, self._send_rate_at(sent_at, now)) * (1 - self._refused_share(now))
+            # Sending at r while a share q is refused: the limit is about r * (1 - q); with other
+            # runs on the tenant, r is theirs and ours together.
+            own = min(self.rate or math.inf, self._send_rate_at(sent_at, now))
+            others = self._peers_rate
+            if self._revealed is None:  # in a slow start, what the others said is a doubling or two old
+                others = max(others, own * (self._parties - 1))
+            # What the tenant accepted over the last second is at most its limit, and close to it
+            # when overloaded: a floor for the estimate, which a burst of 429s can drag far below.
+            accepted = self._accept_rate(now) + self._peers_accepted
+            revealed = max((own + others) * (1 - self._refused_share(now)), accepted)
             # Slow start overshoots by up to one doubling: drop well below, climb back fast.
-            floor = (SLOW_START_KEEP if self._revealed is None else KEEP) * revealed
-            self._revealed, self._floor = revealed, max(MIN_RATE, floor)
-            self._last_cut = now
-            self._curve_s = 0.0
-            self.rate = self._target(now)
-            # Every slot handed out before the cut is given up (acquire checks _last_cut), so the
-            # schedule starts again from now: keeping it past them would leave a hole that long.
-            self._next_slot = now + 1.0 / self.rate
+            floor = max(MIN_RATE, (SLOW_START_KEEP if self._revealed is None else KEEP) * revealed)
+            self._cut_to_share = TenantCut(revealed, floor, time.time())
+            self._cut(now, revealed, floor, self._cut_to_share.at, 0.0)
+
+    def _cut(self, now: float, revealed: float, floor: float, wall: float, curve_s: float) -> None:
+        self._revealed, self._floor = revealed, floor
+        self._last_cut, self._cut_wall = now, wall
+        self._curve_s = curve_s
+        self.rate = self._target(now)
+        # Every slot handed out before the cut is given up (acquire checks _last_cut), so the
+        # schedule starts again from now: keeping it past them would leave a hole that long.
+        self._next_slot = now + 1.0 / self.rate
+
+    # -- sharing the tenant with other runs --------------------------------------------
+    def share(self, others: int, others_rate: float, others_accepted: float, cut: TenantCut | None) -> None:
+        """What the other runs on this tenant said: how many send, how fast together (sent, and
+        accepted), and the tenant's latest cut. That cut is followed, from where its curve is now, unless ours is
+        newer: when two runs cut for one episode of 429s, both end on the one the board kept."""
+        with self._lock:
+            now = self._clock()
+            self._parties, self._peers_rate = 1 + max(0, others), max(0.0, others_rate)
+            self._peers_accepted = max(0.0, others_accepted)
+            if cut is not None and self.adaptive and cut.at != self._cut_wall and cut.at > self._cut_wall - SETTLE_S:
+                self._cut(now, cut.revealed, cut.floor, cut.at, min(max(0.0, time.time() - cut.at), RECOVERY_S))
+            else:
+                self.rate = self._target(now)
+
+    def take_cut(self) -> TenantCut | None:
+        """The cut this run made since last asked, for the others to follow."""
+        with self._lock:
+            cut, self._cut_to_share = self._cut_to_share, None
+            return cut
+
+    def send_rate(self) -> float:
+        """Requests this run sent per second over the last second."""
+        with self._lock:
+            self._trim(self._sends, self._clock())
+            return len(self._sends) / WINDOW_S
+
+    def accept_rate(self) -> float:
+        """Requests of this run the API accepted per second, over the last second."""
+        with self._lock:
+            return self._accept_rate(self._clock())
 
     def now(self) -> float:
         return self._clock()
@@ -190,6 +253,11 @@ class Pacer:
         since = max(until - RECENT_S, self._first_send if self._first_send is not None else until)
         span = max(until - since, 1e-3)
         return max(MIN_RATE, sum(1 for t in self._sends if since <= t <= until) / span)
+
+    def _accept_rate(self, now: float) -> float:
+        self._trim(self._successes, now)
+        span = min(WINDOW_S, now - self._first_send) if self._first_send is not None else 0.0
+        return len(self._successes) / span if span >= MIN_ACCEPT_SPAN_S else 0.0  # shorter: noise
 
     def _refused_share(self, now: float) -> float:
         """The share of recent answers that were 429s."""

@@ -21,7 +21,9 @@ from commbox_core.runs.results import RowResult
 from commbox_core.runs.runner import BulkRunner
 from commbox_core.service.job_records import job_record, rebuild_prepared, rebuild_table, row_records
 from commbox_core.service.jobs import Job
+from commbox_core.service.tenant_link import TenantLink
 from commbox_core.storage.store import JobStore
+from commbox_core.storage.tenants import TenantBoard
 from commbox_core.tables.read import InputTable
 from commbox_core.tickets.links import LinkBuilder
 from commbox_core.tickets.plan import RunPlan
@@ -173,9 +175,12 @@ class JobManager:
                     job.cancel()
 
     def _run(self, job: Job, client: CommBoxClient) -> None:
+        link = None
         try:
             if self.store is not None:
                 self.store.set_status(job.id, RunStatus.RUNNING)
+                if isinstance(job.runner, BulkRunner):  # runs on one tenant share its limit
+                    link = TenantLink(TenantBoard(self.store), job.settings.api_host, job.id, job.runner.pacer).start()
             report = job.runner.run(job.prepared if job.to_send is None else job.to_send, job.kind)
             if job.earlier:  # a resumed job reports on every row, old outcomes included
                 merged = {**job.earlier, **{r.row: r for r in report.results}}
@@ -184,6 +189,8 @@ class JobManager:
         except Exception as exc:  # noqa: BLE001 - a background thread must report, never vanish
             job.error = f"the run stopped unexpectedly: {type(exc).__name__}"
         finally:
+            if link is not None:
+                link.stop()
             client.close()
             if self.store is not None:
                 self.store.set_status(job.id, job.status, job.error)

@@ -133,6 +133,24 @@ MIGRATIONS: list[str] = [
     ALTER TABLE jobs ADD COLUMN cancel_requested_at TEXT;
     ALTER TABLE jobs ADD COLUMN cancel_requested_by TEXT;
     """,
+    # 7: runs sharing a tenant's rate limit (several servers): what each sends now, and the
+    # tenant's latest cut after a 429. Times are epoch seconds; rows come and go with the runs.
+    """
+    CREATE TABLE tenant_senders (
+        tenant_host TEXT NOT NULL,
+        job_id TEXT NOT NULL,
+        send_rate DOUBLE PRECISION NOT NULL,
+        accept_rate DOUBLE PRECISION NOT NULL,
+        seen_at DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (tenant_host, job_id)
+    );
+    CREATE TABLE tenant_cuts (
+        tenant_host TEXT PRIMARY KEY,
+        revealed DOUBLE PRECISION NOT NULL,
+        floor DOUBLE PRECISION NOT NULL,
+        cut_at DOUBLE PRECISION NOT NULL
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
