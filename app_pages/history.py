@@ -33,6 +33,32 @@ def _outcomes(job_id: str) -> None:
                        mime="text/csv", icon=":material/download:", key="history_download", on_click="ignore")
 
 
+LIVE_EVERY_S = 2  # how often a run going on elsewhere (another server) is looked at again
+
+
+def _elsewhere(job_id: str) -> None:
+    """A run another server is running (they share the store): its counts as they land, and Cancel."""
+    @st.fragment(run_every=LIVE_EVERY_S)
+    def follow() -> None:
+        record = console.stored_job(job_id)
+        if record is None or not record.status.active:
+            st.rerun()  # ended meanwhile: the whole run is shown as it is now
+        answered = record.succeeded + record.failed
+        st.progress(answered / record.total if record.total else 1.0,
+                    text=f"Running on {inert(record.owner_host or 'another server')}: {answered:,} of "
+                         f"{record.total:,} rows answered ({record.succeeded:,} succeeded, {record.failed:,} failed)")
+        if record.cancel_requested_at is not None:
+            st.caption(f"Cancel asked by {inert(record.cancel_requested_by or 'someone')}: its server stops it "
+                       "within a second or two.")
+        elif console.can(Action.FOLLOW_UP) and st.button("Cancel run", icon=":material/stop_circle:",
+                                                          key=f"cancel_elsewhere_{job_id}"):
+            console.cancel(job_id)
+            st.toast("Cancel asked: the server running it stops it.", icon=":material/cancel:")
+            st.rerun(scope="fragment")
+
+    follow()
+
+
 def _stored_run(job_id: str) -> None:
     record, rows = console.stored_run(job_id)
     st.caption(f"Run **{record.id}** · {inert(record.source_name or 'no file name')} · {record.kind}s · "
@@ -42,6 +68,9 @@ def _stored_run(job_id: str) -> None:
     if record.status is RunStatus.INTERRUPTED:
         st.warning(f"This run was cut short (its server process stopped). {to_send:,} rows were never answered "
                    "or failed in a way a retry may fix: Resume sends only those.", icon=":material/pause_circle:")
+    if record.status.active:
+        _elsewhere(job_id)
+        st.caption("The outcomes below are the rows done when this run was opened.")
     _outcomes(job_id)
     invitations = bool(record.options.get("invitations"))
     if invitations:
@@ -57,13 +86,13 @@ def _stored_run(job_id: str) -> None:
         start_and_follow(lambda: console.resume(record.id), BULK_PAGE)
     if not invitations and middle.button(
                      f"Re-issue lost links ({lost:,})", icon=":material/autorenew:", key=f"reissue_{record.id}",
-                     disabled=purged or lost == 0,
+                     disabled=purged or lost == 0 or record.status.active,
                      help="Links are never stored, so those issued by a process that is gone cannot be shown. "
                           "This asks CommBox for new tickets for those rows (each person gets a second ticket)."):
         start_and_follow(lambda: console.reissue_lost(record.id), BULK_PAGE)
     if purged:
         right.caption(f"Personal data purged {record.pii_purged_at:%Y-%m-%d %H:%M} UTC.")
-    elif console.can(Action.PURGE):
+    elif console.can(Action.PURGE) and not record.status.active:  # not under a run's feet
         with right.popover("Purge personal data", icon=":material/delete:"):
             st.caption("Forgets the values of every row of this run (names, emails, phones, ids); outcomes and "
                        "counts stay. The run can then no longer be resumed or re-issued. This cannot be undone.")
@@ -83,6 +112,15 @@ def _live_run(job) -> None:
                  icon=":material/open_in_new:", query_params={"job": job.id})
 
 
+def _runs_table() -> None:
+    st.dataframe(console.history_frame(), hide_index=True, key="history_table", column_config={
+        "rows": st.column_config.NumberColumn("rows", format="localized"),
+        "succeeded": st.column_config.NumberColumn("succeeded", format="localized"),
+        "failed": st.column_config.NumberColumn("failed", format="localized"),
+        "follows up": st.column_config.TextColumn("follows up", help="The run whose rows this run sent again"),
+    })
+
+
 with runs_tab:
     stored = console.history()
     if not stored:
@@ -91,12 +129,8 @@ with runs_tab:
     else:
         runs = console.history_frame()
         labels = {record.id: stored_label(record) for record in stored}
-        st.dataframe(runs, hide_index=True, key="history_table", column_config={
-            "rows": st.column_config.NumberColumn("rows", format="localized"),
-            "succeeded": st.column_config.NumberColumn("succeeded", format="localized"),
-            "failed": st.column_config.NumberColumn("failed", format="localized"),
-            "follows up": st.column_config.TextColumn("follows up", help="The run whose rows this run sent again"),
-        })
+        # While any run goes on (here or on another server), the table follows the store.
+        st.fragment(run_every=LIVE_EVERY_S if any(r.status.active for r in stored) else None)(_runs_table)()
         ids = list(runs["run"])
         wanted = st.query_params.get("run")
         chosen = st.selectbox("Open a run", ids, index=ids.index(wanted) if wanted in ids else 0,

@@ -20,6 +20,7 @@ from commbox_core.sandbox import SandboxServer
 from commbox_core.service.backends import on_sandbox, start_sandbox
 from commbox_core.service.console import Console
 from commbox_core.service.manager import JobManager
+from commbox_core.service.takeover import TAKEOVER_USER, TakeoverLoop
 from ui.gate import current_role, current_user
 
 SESSION_OVERRIDES = "settings_overrides"  # st.session_state key: this session's setting changes
@@ -44,8 +45,13 @@ def embedded_sandbox() -> SandboxServer:
 def job_manager() -> JobManager:
     """The runs of this server process over the configured job store (COMMBOX_DATABASE_URL, else
     the SQLite file in the data folder).
-    Opening it marks runs whose process is gone as interrupted; old runs and audit entries go."""
-    return Console.open(configured_settings()).jobs
+    Opening it marks runs whose process is gone as interrupted; old runs and audit entries go.
+    With COMMBOX_TAKEOVER_SECONDS, this server also finishes the runs of servers that died."""
+    console = Console.open(configured_settings())
+    settings = server_settings()
+    if settings.takeover_seconds:
+        TakeoverLoop(Console(settings, jobs=console.jobs, user=TAKEOVER_USER), settings.takeover_seconds).start()
+    return console.jobs
 
 
 def configured_settings() -> Settings:

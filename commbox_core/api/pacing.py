@@ -31,6 +31,7 @@ DOUBLING_S = 0.08  # before any answer, and at most
 MIN_DOUBLING_S = 0.05
 RTT_GAIN = 0.125  # weight of each new round trip in the smoothed one (TCP's SRTT)
 KEEP = 0.97  # share of the revealed limit kept after a 429
+MAX_CUT = 0.7  # the least share of the last estimate a later cut keeps
 SLOW_START_KEEP = 0.7  # the same at the end of the slow start (its estimate is of a rate still growing)
 RECOVERY_S = 2.0  # time to climb back to the revealed limit
 # Past it, the probe grows at least (t - RECOVERY_S)^3 req/s: with a steepness only relative to the
@@ -197,6 +198,8 @@ class Pacer:
             # when overloaded: a floor for the estimate, which a burst of 429s can drag far below.
             accepted = self._accept_rate(now) + self._peers_accepted
             revealed = max((own + others) * (1 - self._refused_share(now)), accepted)
+            if self._revealed is not None:  # one cut takes at most 30 %, as CUBIC's: rates measured
+                revealed = max(revealed, MAX_CUT * self._revealed)  # in a 429 storm can be far off
             # Slow start overshoots by up to one doubling: drop well below, climb back fast.
             floor = max(MIN_RATE, (SLOW_START_KEEP if self._revealed is None else KEEP) * revealed)
             self._cut_to_share = TenantCut(revealed, floor, time.time())

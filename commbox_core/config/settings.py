@@ -49,6 +49,7 @@ ENV_NAMES = {
     "data_dir": "COMMBOX_DATA_DIR",
     "database_url": "COMMBOX_DATABASE_URL",
     "lease_seconds": "COMMBOX_LEASE_SECONDS",
+    "takeover_seconds": "COMMBOX_TAKEOVER_SECONDS",
     "retention_days": "COMMBOX_RETENTION_DAYS",
     # Invitation links (commbox_core/invitations): the address their recipients reach.
     "public_url": "COMMBOX_PUBLIC_URL",
@@ -99,6 +100,10 @@ class Settings(BaseModel):
     )
     lease_seconds: float = Field(
         60, ge=3, le=3600, description="A run's server silent this long is gone: a worker takes the run over"
+    )
+    takeover_seconds: float = Field(
+        0, ge=0, le=3600, description="Dashboards look this often for runs whose server is gone and finish them; "
+        "0: leave that to worker processes"
     )
     retention_days: int = Field(
         90, ge=1, le=36500, description="Days the job store keeps runs and audit entries (applied at start-up)"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -76,7 +76,10 @@ class Job:
         return self.report is not None or self.error is not None
 
     def progress(self) -> Progress:
-        return self.runner.progress()
+        progress = self.runner.progress()
+        if progress.state is RunStatus.QUEUED:  # its thread not at the rows yet: not "0 of 0 rows"
+            progress = replace(progress, total=len(self.prepared if self.to_send is None else self.to_send))
+        return progress
 
     def cancel(self) -> None:
         self.runner.cancel()

@@ -7,6 +7,8 @@ processes may sweep one store: taking a run over is one conditional UPDATE, so o
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -17,6 +19,8 @@ from commbox_core.service.jobs import Job
 # A run interrupted longer ago than this is left for a person (History's Resume, `jobs resume`):
 # a worker started days later should not send old tickets nobody is waiting for.
 TAKEOVER_WINDOW_S = 3600.0
+TAKEOVER_USER = "takeover"  # the audit log's user for rows a dashboard sends for a dead server's run
+_log = logging.getLogger(__name__)
 
 
 class Takeover:
@@ -48,3 +52,30 @@ class Takeover:
                       f"{job.in_doubt_resent} of them in doubt (sent when its server stopped)")
             taken.append(job)
         return taken
+
+
+class TakeoverLoop:
+    """A dashboard's share of the workers' job: a sweep every `every` seconds, in a thread, until
+    stopped. A sweep that fails (the store down a moment) is tried again at the next look."""
+
+    def __init__(self, console: Console, every: float):
+        self.takeover = Takeover(console, say=_log.info)
+        self.every = every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="takeover", daemon=True)
+
+    def start(self) -> TakeoverLoop:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.takeover.sweep()
+            except Exception as exc:  # noqa: BLE001 - never the message: it may name the store's URL
+                _log.warning("taking runs over failed this time (%s)", type(exc).__name__)
+            self._stop.wait(self.every)

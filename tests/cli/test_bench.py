@@ -27,7 +27,7 @@ def test_quick_run_measures_every_scenario_and_judges_none(capsys):
     rows = table_rows(out)
     assert [row.split()[0] for row in rows] == ["latency", "throttle", "cpu", "files", "files", "files",
                                               "end-to-end", "end-to-end", "redeem", "redeem", "store", "store",
-                                              "store", "shared-limit"]
+                                              "store", "shared-limit", "shared-limit"]
     # each states its goal (the redemption rate and the store's are figures with no goal; the flood's is the limit)
     assert all(re.search(r"(>=|<=) [\d.]+|figure only|\d+ looked up, the rest 429", row) for row in rows)
     assert len(re.findall(r"^\[not judged\] ", out, re.MULTILINE)) == len(rows)  # and its raw numbers

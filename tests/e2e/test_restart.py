@@ -1,5 +1,6 @@
 """The dashboard killed mid-run and started again on the same job store: History shows the run
-interrupted, Resume sends what was left, and the run finishes."""
+interrupted, Resume sends what was left, and the run finishes; or, with COMMBOX_TAKEOVER_SECONDS,
+the new dashboard finishes it by itself."""
 
 from __future__ import annotations
 
@@ -69,3 +70,38 @@ def test_a_run_cut_short_by_a_server_restart_is_resumed_from_history(page, tmp_p
         for server in (first, second):
             if server is not None:
                 stop_server(server)
+
+
+def test_a_dashboard_with_takeover_finishes_a_dead_servers_run_with_no_one_pressing_resume(page, tmp_path):
+    data_dir = tmp_path / "data"
+    db = data_dir / "console.sqlite3"
+    first, url = _start_dashboard(data_dir, "e2e-takeover-first.log")
+    second = None
+    try:
+        open_page(page, f"{url}/bulk_tickets")
+        requests.post(f"{sandbox_url(page)}/_sandbox/config", json={"latency_ms": 100}, timeout=5).raise_for_status()
+        people = "".join(f"demo,john.d,,,Row,{n}\n" for n in range(ROWS))
+        upload(page, tmp_path, "takeover.csv", "brand,username,email,phone1,firstName,lastName\n" + people)
+        start_run(page, ROWS)
+        wait_until(lambda: _answered(db) >= 20, timeout=60)
+        first.send_signal(signal.SIGKILL)
+        first.wait(30)
+        assert _answered(db) < ROWS, "the run finished before the kill: raise the latency"
+
+        second, url = start_dashboard({"COMMBOX_DATA_DIR": str(data_dir), "COMMBOX_CONCURRENCY": "2",
+                                       "COMMBOX_TAKEOVER_SECONDS": "1"}, "e2e-takeover-second.log")
+        open_page(page, url)  # any visit starts the server's runs, and with them its takeover loop
+        wait_until(lambda: _owner(db)[0] == second.pid, timeout=30, interval=0.2)  # taken over
+        wait_until(lambda: _owner(db)[1] == "done", timeout=90, interval=0.5)
+        assert _answered(db) == ROWS
+        open_page(page, f"{url}/history")
+        expect(page.get_by_text("done").first).to_be_visible()
+    finally:
+        for server in (first, second):
+            if server is not None:
+                stop_server(server)
+
+
+def _owner(db: Path) -> tuple[int, str]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT owner_pid, status FROM jobs").fetchone()
