@@ -12,7 +12,7 @@ import threading
 from commbox_core.api.pacing import Pacer
 from commbox_core.storage.tenants import TenantBoard
 
-SHARE_EVERY_S = 0.2  # how often a run tells the board and hears back (the others' lag)
+SHARE_EVERY_S = 0.1  # how often a run tells the board and hears back (the others' lag)
 
 
 class TenantLink:
