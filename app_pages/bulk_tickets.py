@@ -24,7 +24,7 @@ from ui.widgets import page_start
 
 context = page_start(
     "Bulk tickets",
-    "Upload a CSV with one agent or customer per row and get a ticket link for each. Rows are checked "
+    "Upload a CSV or Excel file with one agent or customer per row and get a ticket link for each. Rows are checked "
     "before anything is sent; you can fix them here. The run goes on in the server if you leave the page.",
     needs=Action.ISSUE,
 )
@@ -94,33 +94,41 @@ st.caption(
 # ---- 2. Upload ---------------------------------------------------------------------------------
 st.subheader("2 · Upload the file", anchor=False)
 upload = st.file_uploader(
-    "CSV file", key="bulk_upload", max_upload_size=settings.max_upload_mb,
-    help=f"Comma, semicolon or tab separated; UTF-8 or a Windows encoding. At most {settings.max_upload_mb} MB "
-         f"and {settings.max_rows:,} rows.",
+    "CSV or Excel file", key="bulk_upload", max_upload_size=settings.max_upload_mb,
+    help=f"CSV: comma, semicolon or tab separated; UTF-8 or a Windows encoding. Excel (.xlsx): each cell as Excel "
+         f"shows it, leading zeros and phones kept. At most {settings.max_upload_mb} MB and {settings.max_rows:,} rows.",
 )
 if upload is None:
-    st.info("Upload a CSV file to continue, or download a template above to start from.", icon=":material/upload:")
+    st.info("Upload a CSV or Excel file to continue, or download a template above to start from.",
+            icon=":material/upload:")
     st.stop()
 
 cached = st.session_state.get("bulk_table")
-if cached is None or cached[0] != upload.file_id:
+if cached is not None and cached[0] != upload.file_id:
+    st.session_state.pop("bulk_sheet", None)  # another file: its first sheet, whatever was chosen before
+sheet = st.session_state.get("bulk_sheet")
+if cached is None or cached[0] != upload.file_id or (sheet is not None and cached[3] and cached[3][0] != sheet):
+    sheets = console.sheets(upload.getvalue(), upload.name)
+    chosen = (sheet or sheets[0], sheets) if sheets else None  # the sheet read, and the workbook's sheets
     try:
-        cached = (upload.file_id, console.read_upload(upload.getvalue(), upload.name), None)
+        cached = (upload.file_id, console.read_upload(upload.getvalue(), upload.name, sheet), None, chosen)
     except InputFileError as problem:
-        cached = (upload.file_id, None, str(problem))
+        cached = (upload.file_id, None, str(problem), chosen)
     st.session_state["bulk_table"] = cached
     clear_edits("bulk_edits")
-_, read, unreadable = cached
+_, read, unreadable, chosen = cached
+sheets = chosen[1] if chosen else ()
+if len(sheets) > 1:  # shown even when the sheet read cannot be used: another one may be the right one
+    st.selectbox("Sheet", sheets, key="bulk_sheet", help="The workbook has several sheets: the rows come from this one.")
 if read is None:
     st.error(inert(unreadable), icon=":material/error:")
     st.stop()
 table = read.table
 
 DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
-st.caption(
-    f"{len(table):,} rows · {len(table.columns)} columns · {table.encoding} · "
-    f"{DELIMITERS.get(table.delimiter, table.delimiter)} separated"
-)
+origin = (f"Excel sheet “{inert(table.sheet)}”" if table.sheet is not None
+          else f"{table.encoding} · {DELIMITERS.get(table.delimiter, table.delimiter)} separated")
+st.caption(f"{len(table):,} rows · {len(table.columns)} columns · {origin}")
 if table.row_problems:
     st.warning(
         f"{counted(len(table.row_problems), 'row')} {'is' if len(table.row_problems) == 1 else 'are'} malformed in "
@@ -147,7 +155,7 @@ for position, name in enumerate(fields_for(kind)):
         chosen = st.selectbox(
             label, options, index=options.index(automatic.get(name)),
             format_func=lambda column: "— not in the file —" if column is None else column,
-            key=f"bulk_map_{upload.file_id}_{kind}_{name}",
+            key=f"bulk_map_{upload.file_id}_{table.sheet or ''}_{kind}_{name}",  # a sheet has its own columns
         )
     if chosen is not None:
         mapping[name] = chosen

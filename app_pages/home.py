@@ -45,7 +45,7 @@ with right, st.container(border=True):
         ("app_pages/single_ticket.py", "Single ticket", ":material/person:",
          "One agent or customer: fill in a form, get a link to copy or open."),
         ("app_pages/bulk_tickets.py", "Bulk tickets", ":material/group:",
-         "Upload a CSV, check and fix rows, issue a link per row, download the results."),
+         "Upload a CSV or Excel file, check and fix rows, issue a link per row, download the results."),
         ("app_pages/history.py", "History", ":material/history:",
          "Past runs with their counts; outcome files without live links."),
         ("app_pages/settings.py", "Settings", ":material/settings:",

@@ -116,11 +116,12 @@ def row_defaults(settings, one_time_use: bool, override_user_info: bool):
 @click.option("--quiet", is_flag=True, help="no progress bar")
 @click.option("--db", type=STORE, help="job store (a SQLite file or a postgresql:// URL): record the run so it "
               "can be resumed; prints 'job <id>' first")
+@click.option("--sheet", help="the worksheet to read, when FILE is an Excel workbook (default: the first)")
 @invitation_options
 def bulk(file, kind, brand, channel, one_time_use, override_user_info, use_sandbox, out, concurrency, rate_limit,
-         quiet, db, invitations, valid_for, reusable, confirm_email) -> int:
-    """Mint a ticket (or, with --invitations, an invitation link) for every row of a CSV; write
-    success.csv, errors.csv, results.xlsx, summary.json."""
+         quiet, db, sheet, invitations, valid_for, reusable, confirm_email) -> int:
+    """Mint a ticket (or, with --invitations, an invitation link) for every row of a CSV file or an
+    Excel workbook (.xlsx); write success.csv, errors.csv, results.xlsx, summary.json."""
     from commbox_core.fields import Kind
     from commbox_core.outputs.lines import workbook_stream
     from commbox_core.tickets.plan import RunPlan
@@ -129,7 +130,7 @@ def bulk(file, kind, brand, channel, one_time_use, override_user_info, use_sandb
     options = invitation_choice(invitations, valid_for, reusable, confirm_email)
     with opened_console(brand=brand, channel=channel, use_sandbox=use_sandbox, db=db, concurrency=concurrency,
                         rate_limit=rate_limit, store=options is not None) as console:
-        upload = console.read_file(file)
+        upload = console.read_file(file, sheet)
         plan = RunPlan(console.match_columns(upload.table, kind).mapping,
                        row_defaults(console.settings, one_time_use, override_user_info))
         prepared = console.prepare(upload.table, kind, plan)

@@ -19,7 +19,7 @@ from commbox_core.access import RULES, Action, PermissionDenied, Role, allowed
 from commbox_core.api.client import CommBoxClient
 from commbox_core.api.probe import ConnectionVerdict, connection_probe, explain_probe
 from commbox_core.config.settings import Settings
-from commbox_core.errors import ConsoleError
+from commbox_core.errors import ConsoleError, InputFileError
 from commbox_core.fields import Kind
 from commbox_core.invitations.options import InvitationOptions
 from commbox_core.invitations.redeem import Redeemer
@@ -33,8 +33,9 @@ from commbox_core.storage.audit import CLI_USER, AuditEntry, audit, audit_ticket
 from commbox_core.storage.store import JobStore, default_store
 from commbox_core.tables.columns import ColumnMatch, check_columns, match_columns
 from commbox_core.tables.edits import rows_of
-from commbox_core.tables.encodings import read_local_file
+from commbox_core.tables.encodings import is_workbook, read_local_file
 from commbox_core.tables.read import InputTable, read_table
+from commbox_core.tables.workbook import sheet_names
 from commbox_core.tickets.links import LinkBuilder
 from commbox_core.tickets.plan import RunPlan
 from commbox_core.tickets.prepare import PreparedRow, prepare_rows
@@ -53,6 +54,7 @@ class Upload:
 
     table: InputTable
     sha256: str
+    sheets: tuple[str, ...] = ()  # an Excel workbook's worksheets (the table is one of them)
 
 
 class Console(RunRecords):
@@ -147,15 +149,25 @@ class Console(RunRecords):
         return self.history_frame(limit)
 
     # ---- input ---------------------------------------------------------------------------
-    def read_upload(self, data: bytes, filename: str) -> Upload:
-        """Bytes of a CSV -> its table, within the configured bounds. Raises InputFileError with a
-        message for the user."""
+    def read_upload(self, data: bytes, filename: str, sheet: str | None = None) -> Upload:
+        """Bytes of a CSV file or an Excel workbook (its first sheet, or `sheet`) -> its table, within
+        the configured bounds. Raises InputFileError with a message for the user."""
         table = read_table(data, filename=filename, max_bytes=self.settings.max_upload_bytes,
-                           max_rows=self.settings.max_rows)
-        return Upload(table, sha256_of(data))
+                           max_rows=self.settings.max_rows, sheet=sheet)
+        return Upload(table, sha256_of(data), self.sheets(data, filename) if table.sheet is not None else ())
 
-    def read_file(self, path: Path) -> Upload:
-        return self.read_upload(read_local_file(path, self.settings.max_upload_bytes), path.name)
+    @staticmethod
+    def sheets(data: bytes, filename: str) -> tuple[str, ...]:
+        """An Excel workbook's worksheets; none for a CSV file, or a workbook that cannot be opened."""
+        if not is_workbook(data, filename):
+            return ()
+        try:
+            return tuple(sheet_names(data, filename))
+        except InputFileError:
+            return ()
+
+    def read_file(self, path: Path, sheet: str | None = None) -> Upload:
+        return self.read_upload(read_local_file(path, self.settings.max_upload_bytes), path.name, sheet)
 
     @staticmethod
     def match_columns(table: InputTable, kind: Kind) -> ColumnMatch:

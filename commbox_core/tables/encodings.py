@@ -1,4 +1,5 @@
-"""What an upload's bytes are: refused when they are not a CSV file, else the encoding to read."""
+"""What an upload's bytes are: refused when they are neither a CSV file nor an Excel workbook, else
+the encoding to read a CSV file in."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ _BOM_ENCODINGS = (
     (codecs.BOM_UTF8, "utf-8-sig"),
 )
 _SIGNATURES = (
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old Excel workbook (.xls)"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old Excel workbook (.xls)"),  # Save As .xlsx or CSV
     (b"%PDF", "a PDF document"),
     (b"\x89PNG", "a PNG image"),
     (b"\xff\xd8\xff", "a JPEG image"),
@@ -42,7 +43,13 @@ def _size(n: int) -> str:
     return f"{n / 1024 / 1024:,.1f} MB"
 
 
+def is_workbook(data: bytes, filename: str) -> bool:
+    """An Excel workbook (.xlsx or .xlsm: a ZIP package holding xl/)."""
+    return data.startswith(b"PK\x03\x04") and (b"xl/" in data or filename.lower().endswith((".xlsx", ".xlsm")))
+
+
 def refuse_unusable(data: bytes, filename: str, max_bytes: int) -> None:
+    """Refuse what is too big, empty, or neither CSV text nor an Excel workbook."""
     name = describe_file(filename)
     if len(data) > max_bytes:
         raise InputFileError(
@@ -51,16 +58,18 @@ def refuse_unusable(data: bytes, filename: str, max_bytes: int) -> None:
         )
     if re.match(rb"\s*\Z", data) or data in {bom for bom, _ in _BOM_ENCODINGS}:
         raise InputFileError(f"{name} is empty. Upload a CSV file with a header line and one row per person.")
+    if is_workbook(data, filename):
+        return
     if data.startswith((b"PK\x03\x04", b"PK\x05\x06")):
-        if b"xl/" in data or filename.lower().endswith((".xlsx", ".xlsm")):
-            raise InputFileError(f"{name} is an Excel workbook (.xlsx), not a CSV file. {_SAVE_AS_CSV}")
         if b"opendocument.spreadsheet" in data[:200]:
             raise InputFileError(f"{name} is an OpenDocument spreadsheet (.ods), not a CSV file. Save it as CSV.")
         raise InputFileError(f"{name} is a ZIP archive, not a CSV file. Unzip it and upload the CSV file inside.")
     for signature, what in _SIGNATURES:
         if data.startswith(signature):
-            hint = _SAVE_AS_CSV if "Excel" in what else "Upload the CSV file itself."
-            raise InputFileError(f"{name} is {what}, not a CSV file. {hint}")
+            if "Excel" in what:
+                raise InputFileError(f"{name} is {what}, which the console does not read. Open it in Excel, choose "
+                                     "File > Save As > \"Excel Workbook (.xlsx)\", and upload that file.")
+            raise InputFileError(f"{name} is {what}, not a CSV file or an Excel workbook. Upload the table itself.")
     if declared_encoding(data) not in {"utf-16", "utf-32"} and b"\x00" in data:
         head = data[:1024]
         if max(head[0::2].count(0), head[1::2].count(0)) > len(head) // 4:  # every other byte is NUL

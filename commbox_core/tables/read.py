@@ -14,6 +14,7 @@ from commbox_core.tables.encodings import (
     SNIFF_BYTES,
     declared_encoding,
     describe_file,
+    is_workbook,
     refuse_unusable,
     undeclared_encodings,
 )
@@ -38,12 +39,13 @@ class InputTable:
 
     def __init__(self, headers: list[str], columns: list[str], frame: pd.DataFrame | None = None,
                  row_problems: dict[int, str] | None = None, encoding: str = "utf-8", delimiter: str = ",",
-                 filename: str = "", *, texts: list | None = None):
+                 filename: str = "", *, texts: list | None = None, sheet: str | None = None):
         if (frame is None) == (texts is None):
             raise ValueError("an InputTable holds either a frame or its text columns")
         self.headers, self.columns = headers, columns
         self.row_problems = row_problems if row_problems is not None else {}
         self.encoding, self.delimiter, self.filename = encoding, delimiter, filename
+        self.sheet = sheet  # the worksheet read, for a table from an Excel workbook
         self._frame, self._texts = frame, texts
 
     def __len__(self) -> int:
@@ -76,14 +78,19 @@ class InputTable:
     def replaced(self, frame: pd.DataFrame, row_problems: dict[int, str]) -> InputTable:
         """The same table's headers and origin over other values (edited, or some rows only)."""
         return InputTable(self.headers, self.columns, frame, row_problems, self.encoding, self.delimiter,
-                          self.filename)
+                          self.filename, sheet=self.sheet)
 
 
 def read_table(
-    data: bytes, *, filename: str = "", max_bytes: int = MAX_BYTES, max_rows: int = MAX_ROWS
+    data: bytes, *, filename: str = "", max_bytes: int = MAX_BYTES, max_rows: int = MAX_ROWS, sheet: str | None = None
 ) -> InputTable:
-    """Read CSV bytes as text; raise InputFileError with a message fit for the user."""
+    """Read CSV bytes, or an Excel workbook's sheet (the first unless `sheet` names one), as text;
+    raise InputFileError with a message fit for the user."""
     refuse_unusable(data, filename, max_bytes)
+    if is_workbook(data, filename):
+        from commbox_core.tables.workbook import read_workbook  # openpyxl: loaded only for workbooks
+
+        return read_workbook(data, filename, sheet=sheet, max_rows=max_rows, max_columns=MAX_COLUMNS)
     declared = declared_encoding(data)
     for encoding in [declared] if declared else undeclared_encodings(data, filename):
         try:

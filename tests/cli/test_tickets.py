@@ -65,6 +65,28 @@ def test_bulk_customers_example(cli_env, tmp_path, capsys):
     assert errors == {"5": "invalid", "6": "invalid", "7": "invalid", "8": "not_found"}
 
 
+def test_bulk_reads_the_chosen_sheet_of_an_excel_workbook_as_excel_shows_it(cli_env, tmp_path, capsys):
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.title = "Notes"
+    book.active.append(["nothing to send here"])
+    sheet = book.create_sheet("Customers")
+    for row in (["uniqueId", "phone1", "email"], ["000123", "+44 20 7946 0123", "a@example.com"], [124, None, None]):
+        sheet.append(row)
+    sheet["A3"].number_format = "000000"  # shown 000124 in Excel, stored as the number 124
+    book.save(tmp_path / "people.xlsx")
+    code = main(["bulk", str(tmp_path / "people.xlsx"), "--sheet", "Customers", "--kind", "customer",
+                 "--out", str(tmp_path / "out")])
+    assert code == 0, capsys.readouterr().err
+    success = read_csv(tmp_path / "out" / "success.csv")
+    assert [(r["row"], r["uniqueId"], r["phone1"]) for r in success] == [
+        ("1", "000123", "+44 20 7946 0123"), ("2", "000124", "")]
+    assert main(["bulk", str(tmp_path / "people.xlsx"), "--sheet", "Clients", "--kind", "customer",
+                 "--out", str(tmp_path / "o2")]) == 2
+    assert 'no sheet "Clients"; its sheets are "Notes", "Customers"' in capsys.readouterr().err
+
+
 def test_all_rows_good_exits_zero(cli_env, tmp_path):
     good = tmp_path / "good.csv"
     good.write_text("Username;E-mail\njohn.d;john.d@gmail.com\r\nsam.t;\r\n", encoding="utf-8-sig")

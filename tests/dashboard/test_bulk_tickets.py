@@ -139,6 +139,31 @@ def test_unreadable_upload_shows_the_reason_not_a_traceback(new_app):
     assert any("is empty" in plain(e.value) for e in app.error)
 
 
+def test_an_excel_workbook_is_read_sheet_by_sheet_with_its_cells_as_excel_shows_them(new_app):
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.title = "Agents"
+    book.active.append(["brand", "username"])
+    book.active.append(["demo", "john.d"])
+    customers = book.create_sheet("Customers")
+    for row in (["uniqueId", "phone1"], ["000123", "+44 20 7946 0123"], [124, None]):
+        customers.append(row)
+    customers["A3"].number_format = "000000"
+    buffer = io.BytesIO()
+    book.save(buffer)
+    app = upload(new_app(BULK), buffer.getvalue(), "people.xlsx")
+    assert app.selectbox(key="bulk_sheet").value == "Agents"
+    assert any("Excel sheet “Agents”" in c.value for c in app.caption)
+    assert metrics(app)["Valid"] == "1"
+    app.segmented_control(key="bulk_kind").set_value("customer").run()
+    app.selectbox(key="bulk_sheet").set_value("Customers").run()
+    assert_no_exception(app)
+    preview = app.data_editor[0].value
+    assert list(preview["uniqueId"]) == ["000123", "000124"] and preview["phone1"].iloc[0] == "+44 20 7946 0123"
+    assert metrics(app)["Valid"] == "2"
+
+
 def test_edit_in_the_preview_fixes_a_row_before_sending(new_app):
     app = upload(new_app(BULK), AGENTS)
     editor = app.data_editor[0]

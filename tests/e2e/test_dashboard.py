@@ -100,6 +100,26 @@ def test_bulk_runs_for_agents_and_customers_export_links_the_sandbox_accepts(pag
     expect(page.locator("[data-testid=sandbox-chat-ok]")).to_be_visible()
 
 
+def test_an_excel_upload_keeps_leading_zeros_and_phones_through_to_the_results(page, dashboard_url, tmp_path):
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "Customers"
+    for row in (["Customer ID", "Phone", "E-mail"], ["000123", "+44 20 7946 0123", ""], [124, "", "c@example.com"]):
+        sheet.append(row)
+    sheet["A3"].number_format = "000000"  # Excel shows 000124; the cell holds the number 124
+    book.save(tmp_path / "customers.xlsx")
+    open_page(page, f"{dashboard_url}/bulk_tickets")
+    page.get_by_text("Customers: chat links").click()
+    wait_for_app(page)
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(tmp_path / "customers.xlsx"))
+    expect(page.get_by_text("2 rows · 3 columns · Excel sheet “Customers”")).to_be_visible()
+    screenshot(page, "bulk-excel-preview")
+    start_run(page, 2)
+    expect(page.get_by_text("Done: all 2 rows got a ticket")).to_be_visible()
+    rows = download(page, tmp_path, "success.csv")
+    assert [(r["Customer ID"], r["Phone"]) for r in rows] == [("000123", "+44 20 7946 0123"), ("000124", "")]
+
+
 def test_a_run_survives_a_refresh_and_finishes(page, dashboard_url, tmp_path):
     open_page(page, f"{dashboard_url}/bulk_tickets")
     sandbox = sandbox_url(page)
