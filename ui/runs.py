@@ -66,8 +66,8 @@ def run_summary(job: Job, *, counts: bool = True) -> None:
             icon=":material/cloud_off:",
         )
     elif job.status is RunStatus.CANCELLED:
-        st.warning(f"Cancelled. {ok:,} rows got {got}; rows not sent are listed as not_attempted.",
-                   icon=":material/cancel:")
+        st.warning(f"Cancelled. {counted(ok, 'row')} got {got}; {counted(job.not_sent(), 'row')} never sent "
+                   "(not_attempted: Retry failed rows sends them).", icon=":material/cancel:")
     elif job.finished and failed == 0:
         st.success(f"Done: all {total:,} rows got {got}.", icon=":material/check_circle:")
     elif job.finished:
@@ -81,16 +81,19 @@ def _counts(job: Job) -> None:
     progress = job.progress()
     summary = job.report.summary() if job.report is not None else None
     total, ok, failed = job.counts()
-    columns = st.columns(4)
+    not_sent = job.not_sent()
+    columns = st.columns(5 if not_sent else 4)
     columns[0].metric("Rows", f"{total:,}")
     columns[1].metric("Succeeded", f"{ok:,}")
-    columns[2].metric("Failed", f"{failed:,}")
+    columns[2].metric("Failed", f"{failed - not_sent:,}")
+    if not_sent:  # a cancel or a stop: these rows were never sent, they did not fail
+        columns[3].metric("Not sent", f"{not_sent:,}")
     if summary:
         rate = f"{summary['rows_per_s']:,.1f} rows/s" if summary["rows_per_s"] else None
-        columns[3].metric("Took", format_duration(summary["duration_s"]), delta=rate, delta_color="off",
-                          delta_arrow="off")
+        columns[-1].metric("Took", format_duration(summary["duration_s"]), delta=rate, delta_color="off",
+                           delta_arrow="off", help="Rows sent per second: rows never sent are not counted")
     else:
-        columns[3].metric("Elapsed", format_duration(progress.elapsed_s))
+        columns[-1].metric("Elapsed", format_duration(progress.elapsed_s))
 
 
 def run_progress(console: Console, job_id: str) -> None:

@@ -11,7 +11,7 @@ import pandas as pd
 from commbox_core.outputs.views import outcome_frame
 from commbox_core.outputs.wording import PURPOSE_LABELS, STATUS_LABELS, format_duration, utc_time
 from commbox_core.storage.store import StoredJob, StoredRow
-from commbox_core.vocabulary import RunStatus
+from commbox_core.vocabulary import ErrorCode, RunStatus
 
 STORED_STATUS_LABELS = STATUS_LABELS | {"interrupted": "interrupted: resume it"}
 RUN_COLUMNS = ["run", "started", "file", "kind", "purpose", "status", "rows", "succeeded", "failed", "unsent",
@@ -24,13 +24,14 @@ def stored_runs_frame(stored: Iterable[StoredJob], live: dict) -> pd.DataFrame:
     lines = []
     for record in stored:
         job = live.get(record.id)
-        status, ok, failed = record.status, record.succeeded, record.failed
+        status, ok, failed, not_sent = record.status, record.succeeded, record.failed, record.not_sent
         ended = record.finished_at if record.status is not RunStatus.INTERRUPTED and not record.status.active else None
         duration = (ended - record.created_at).total_seconds() if ended else None  # interrupted: unknown end
         if job is not None:
             results = job.results()
             status = job.status
             ok, failed = sum(r.ok for r in results), sum(not r.ok for r in results)
+            not_sent = sum(r.error_code is ErrorCode.NOT_ATTEMPTED for r in results)
             if job.report is not None:
                 duration = job.report.summary()["duration_s"]
             elif not job.earlier:
@@ -44,8 +45,8 @@ def stored_runs_frame(stored: Iterable[StoredJob], live: dict) -> pd.DataFrame:
             "status": STORED_STATUS_LABELS.get(status, status),
             "rows": record.total,
             "succeeded": ok,
-            "failed": failed,
-            "unsent": max(0, record.total - ok - failed),
+            "failed": failed - not_sent,
+            "unsent": max(0, record.total - ok - failed) + not_sent,  # never answered, or never sent
             "in doubt": record.in_doubt,  # rows in flight when a server of the run died (sent again)
             "duration": format_duration(duration) if duration is not None else "–",
             "started by": record.started_by,

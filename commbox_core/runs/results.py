@@ -68,18 +68,22 @@ class RunReport:
         by_code = Counter(str(r.error_code) for r in self.results if not r.ok)
         duration = (self.finished_at - self.started_at).total_seconds()
         ok = sum(1 for r in self.results if r.ok)
+        # Rows never sent (a cancel, a stop) and rows refused before sending took no time: a rate
+        # counting them would flatter a cancelled run.
+        sent = len(self.results) - by_code[ErrorCode.NOT_ATTEMPTED.value] - by_code[ErrorCode.INVALID.value]
         return {
             "kind": str(self.kind),
             "rows": len(self.results),
             "succeeded": ok,
             "failed": len(self.results) - ok,
+            "not_sent": by_code[ErrorCode.NOT_ATTEMPTED.value],
             "by_error_code": dict(sorted(by_code.items())),
             "requests_sent": self.requests_sent,
             "stopped_reason": self.stopped_reason,
             "started_at": self.started_at.isoformat(),
             "finished_at": self.finished_at.isoformat(),
             "duration_s": round(duration, 3),
-            "rows_per_s": round(len(self.results) / duration, 1) if duration > 0 else None,
+            "rows_per_s": round(sent / duration, 1) if duration > 0 and sent else None,  # rows sent a second
         }
 
 

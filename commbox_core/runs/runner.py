@@ -10,6 +10,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,6 +27,10 @@ from commbox_core.vocabulary import ErrorCode, RunStatus, StopReason
 # Rows in a row that failed to reach CommBox after every retry, with no answer in between, before
 # the run stops: at least this many, and at least one per worker (a whole wave of them).
 UNREACHABLE_AFTER = 8
+# Rate and time left come from the rows answered over the last RATE_WINDOW_S: a whole-run average
+# was off by minutes after a slow start or a pause behind Retry-After, and never caught up.
+RATE_WINDOW_S = 10.0
+MIN_RATE_SPAN_S = 1.0  # before a run has been answering this long, its rate says little
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +80,7 @@ class BulkRunner:
         rate_limit: float | None = None,
         adaptive: bool = True,
         on_result: Callable[[RowResult], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ):
         self.client = client
         self.links = links
@@ -87,9 +93,11 @@ class BulkRunner:
         self._stop = threading.Event()
         self._stop_reason: StopReason | None = None
         self._lock = threading.Lock()
-        self._total = self._done = self._ok = self._failed = self._requests = 0
+        self._total = self._done = self._ok = self._failed = self._requests = self._answered = 0
         self._started = self._finished = None
         self._state = RunStatus.QUEUED
+        self._clock = clock
+        self._answered_at: deque[float] = deque()  # when rows sent got their answer (RATE_WINDOW_S back)
 
     # -- control ---------------------------------------------------------------------
     def cancel(self) -> None:
@@ -104,13 +112,22 @@ class BulkRunner:
     def progress(self) -> Progress:
         with self._lock:
             done, total = self._done, self._total
-            end = self._finished or time.monotonic()
-            elapsed = end - self._started if self._started else 0.0
-            rate = done / elapsed if elapsed > 0 else 0.0
+            now = self._clock()
+            end = self._finished or now
+            elapsed = end - self._started if self._started is not None else 0.0
+            rate = self._recent_rate(now) if self._finished is None else self._answered / max(elapsed, 1e-9)
             eta = (total - done) / rate if rate > 0 and self._state is RunStatus.RUNNING else None
             return Progress(
                 total, done, self._ok, self._failed, elapsed, rate, eta, self.pacer.throttled, self._state
             )
+
+    def _recent_rate(self, now: float) -> float:
+        """Rows answered per second over the last RATE_WINDOW_S (0 until the first answers)."""
+        answered = self._answered_at
+        while answered and answered[0] < now - RATE_WINDOW_S:
+            answered.popleft()
+        span = min(RATE_WINDOW_S, now - self._started) if self._started is not None else 0.0
+        return len(answered) / span if span >= MIN_RATE_SPAN_S else 0.0
 
     # -- the run ---------------------------------------------------------------------
     def run(self, rows: Sequence[PreparedRow], kind: Kind) -> RunReport:
@@ -121,7 +138,7 @@ class BulkRunner:
         work: queue.SimpleQueue[PreparedRow] = queue.SimpleQueue()
         with self._lock:
             self._total = len(rows)
-            self._started = time.monotonic()
+            self._started = self._clock()
             self._state = RunStatus.RUNNING
         for prepared in rows:
             if prepared.request is None:
@@ -143,7 +160,7 @@ class BulkRunner:
             if prepared.row not in results:
                 self._record(results, RowResult(prepared.row, False, ErrorCode.NOT_ATTEMPTED, _why_not_sent(reason)))
         with self._lock:
-            self._finished = time.monotonic()
+            self._finished = self._clock()
             self._state = RunStatus.after(reason)
             requests_sent = self._requests
         return RunReport(
@@ -174,6 +191,8 @@ class BulkRunner:
                 continue  # stopped while waiting for a slot: filled in after the run
             with self._lock:
                 self._requests += outcome.attempts
+                self._answered += 1
+                self._answered_at.append(self._clock())
                 reached = outcome.error_code is not ErrorCode.NETWORK
                 self._unanswered = 0 if reached else self._unanswered + 1
                 unreachable = self._unanswered >= self.unreachable_after

@@ -25,7 +25,7 @@ from commbox_core.storage.store import JobStore
 from commbox_core.tables.read import InputTable
 from commbox_core.tickets.plan import RunPlan
 from commbox_core.tickets.prepare import PreparedRow
-from commbox_core.vocabulary import Purpose, RunStatus
+from commbox_core.vocabulary import ErrorCode, Purpose, RunStatus
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -111,6 +111,12 @@ class Job:
         progress = self.progress()
         earlier_ok = sum(r.ok for r in self.earlier.values())
         return total, progress.ok + earlier_ok, progress.failed + len(self.earlier) - earlier_ok
+
+    def not_sent(self) -> int:
+        """Of the failed rows, those never sent (a cancel, a stop): they are filled in at the end."""
+        if self.report is not None:
+            return self.report.summary()["not_sent"]
+        return sum(1 for r in self.earlier.values() if r.error_code is ErrorCode.NOT_ATTEMPTED)
 
     def results(self) -> list[RowResult]:
         """Results so far (all of them once finished), ordered by row."""

@@ -36,6 +36,7 @@ class StoredJob:
     failed: int = 0
     unanswered: int = 0  # rows with no outcome yet: never sent, or in flight when the owner died
     in_doubt: int = 0  # rows ever in flight when a server of this run died (sent again on resume)
+    not_sent: int = 0  # of the failed: rows never sent (cancelled, or stopped by a 401 or an unreachable CommBox)
     cancel_requested_at: datetime | None = None  # asked from another server; its own stops it
     cancel_requested_by: str | None = None
 

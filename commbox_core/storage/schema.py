@@ -151,6 +151,13 @@ MIGRATIONS: list[str] = [
         cut_at DOUBLE PRECISION NOT NULL
     );
     """,
+    # 8: rows never sent (cancelled, or stopped by a 401 or an unreachable CommBox) counted apart
+    # from the rows that failed, in each ended run's kept counts.
+    """
+    ALTER TABLE jobs ADD COLUMN counted_not_sent INTEGER;
+    UPDATE jobs SET counted_not_sent = (SELECT count(*) FROM job_rows r WHERE r.job_id = jobs.id
+        AND r.error_code = 'not_attempted') WHERE counted_ok IS NOT NULL;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -31,7 +31,8 @@ __all__ = ["JobStore", "StoredJob", "StoredRow", "default_store", "now_iso"]
 LEASE_S = 60.0  # a run's owner renews its lease (the heartbeat); silent this long, it is gone
 # A run's counts: (column suffix, test of a job_rows row r, name in StoredJob).
 _COUNTS = (("ok", "r.outcome = 'ok'", "succeeded"), ("failed", "r.outcome = 'failed'", "failed"),
-           ("unanswered", "r.outcome IS NULL", "unanswered"), ("in_doubt", "r.in_doubt = 1", "in_doubt"))
+           ("unanswered", "r.outcome IS NULL", "unanswered"), ("in_doubt", "r.in_doubt = 1", "in_doubt"),
+           ("not_sent", "r.error_code = 'not_attempted'", "not_sent"))
 
 
 def _row_count(test: str, job: str) -> str:

@@ -276,6 +276,9 @@ def test_cancel_stops_a_run_and_leaves_the_rest_unsent(new_app):
     assert any("Cancelled" in w.value for w in app.warning)
     unsent = [r for r in job.results() if r.error_code == "not_attempted"]
     assert unsent and len(unsent) < 200
+    # Rows never sent are not failures: counted apart, and said so (it read "Failed 7,755").
+    assert metrics(app)["Failed"] == "0" and metrics(app)["Not sent"] == f"{len(unsent):,}"
+    assert any(f"{len(unsent):,} rows never sent" in w.value for w in app.warning)
     assert app.button(key=f"retry_{job.id}").label == f"Retry failed rows ({len(unsent)})"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 import requests
 
 from commbox_core.api.client import CommBoxClient
@@ -126,6 +127,10 @@ def test_cancel_accounts_for_every_row(sandbox):
     assert len(report.succeeded) + len(not_sent) == 120 and len(not_sent) > 50
     assert runner.progress().state == "cancelled"
     assert sandbox.stats()["ticket_requests"] == len(report.succeeded)
+    summary = report.summary()
+    assert summary["not_sent"] == len(not_sent) and summary["failed"] == len(not_sent)
+    # The rate counts rows sent, not the rows a cancel ended at once (it read 427 rows/s for ~260).
+    assert summary["rows_per_s"] == pytest.approx(len(report.succeeded) / summary["duration_s"], abs=0.5)
 
 
 def test_throttling_slows_down_and_still_finishes(sandbox):
@@ -146,3 +151,31 @@ def test_progress_reports_counts_and_rate(sandbox):
     assert (final.total, final.done, final.ok, final.failed) == (7, 7, 6, 1)
     assert final.state is RunStatus.DONE and final.rate > 0 and final.fraction == 1.0
     assert len(seen) == 7 and len(report.results) == 7
+
+
+class SteppedClock:
+    """A clock each answer moves on: 0.1 s an answer, with a 20 s pause (a Retry-After, a
+    network stall) after the 100th."""
+
+    def __init__(self):
+        self.now, self.answers = 0.0, 0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def answered(self, runner: BulkRunner, seen: dict) -> None:
+        self.answers += 1
+        self.now += 20.1 if self.answers == 100 else 0.1
+        if self.answers == 120:
+            seen["progress"] = runner.progress()
+
+
+def test_rate_and_time_left_follow_the_last_seconds_not_the_whole_run(sandbox):
+    clock, seen = SteppedClock(), {}
+    runner = runner_for(sandbox.settings(), concurrency=1, clock=clock)
+    runner.on_result = lambda result: clock.answered(runner, seen)
+    runner.run(agent_rows(DEMO_AGENTS * 25), Kind.AGENT)  # 150 rows
+    progress = seen["progress"]
+    # 120 answers in 32 s, but 20 in the last 10 s: 2 rows/s now (the whole run's average says 3.75),
+    # so the 30 rows left take 15 s.
+    assert progress.rate == pytest.approx(2.0, rel=0.06) and progress.eta_s == pytest.approx(15, rel=0.06)

@@ -277,3 +277,21 @@ def test_an_ended_run_keeps_its_counts_and_a_resumed_one_counts_again(store_targ
     store.set_status("j", "done")
     store.flush()
     assert (store.job("j").succeeded, store.job("j").unanswered) == (2, 0)
+
+
+def test_a_cancelled_runs_rows_never_sent_are_counted_apart_from_failures(sandbox, store_target, open_store):
+    from commbox_core.outputs.history import stored_runs_frame
+
+    store = open_store(store_target)
+    sandbox.configure(latency_ms=50)
+    table, prepared, _ = customers(120)
+    job = JobManager(store).start(sandbox.settings(concurrency=2), table, prepared, Kind.CUSTOMER)
+    wait_until(lambda: job.progress().done >= 4)
+    job.cancel()
+    assert job.wait(30)
+    store.flush()
+    never = sum(1 for r in job.results() if r.error_code is ErrorCode.NOT_ATTEMPTED)
+    stored = store.job(job.id)
+    assert never > 50 and (stored.failed, stored.not_sent) == (never, never)  # failed includes them...
+    line = stored_runs_frame([stored], {}).iloc[0]
+    assert (line["failed"], line["unsent"]) == (0, never)  # ...but History shows them as not sent
