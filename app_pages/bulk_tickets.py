@@ -269,7 +269,7 @@ if st.button(f"Issue {counted(valid_count, noun)}", type="primary", icon=":mater
              key="bulk_start"):
     try:
         job = console.start_run(edited, prepared, kind, plan, source_sha256=read.sha256, concurrency=concurrency,
-                                invitations=invitations)
+                                invitations=invitations, stream_workbook=True)
     except ConsoleError as problem:
         st.error(inert(problem), icon=":material/error:")
         st.stop()

@@ -18,9 +18,10 @@ FILES = ("success.csv", "errors.csv", "results.xlsx", "summary.json")
 
 
 class JobOutputs:
-    def __init__(self, table, report):
+    def __init__(self, table, report, *, workbook=None):
         self._table = table  # csv_io.InputTable
         self._report = report  # results.RunReport
+        self._workbook = workbook  # a WorkbookStream that wrote results.xlsx while the run went on
         self._built: dict[str, bytes] = {}
         self._locks = {name: threading.Lock() for name in FILES}
 
@@ -66,6 +67,8 @@ class JobOutputs:
         if name == "errors.csv":
             return to_csv_bytes(errors_frame(table, report))
         if name == "results.xlsx":
+            if self._workbook is not None:  # only the last rows and the zip are left to do
+                return self._workbook.finish(report.results)
             return to_xlsx_bytes(success_frame(table, report), errors_frame(table, report))
         if name == "summary.json":
             return summary_json(report)

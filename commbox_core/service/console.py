@@ -221,18 +221,28 @@ class Console(RunRecords):
     # ---- runs ------------------------------------------------------------------------------
     def start_run(self, table: InputTable, prepared: list[PreparedRow], kind: Kind, plan: RunPlan, *,
                   source_sha256: str = "", concurrency: int | None = None, listeners=(),
-                  invitations: InvitationOptions | None = None) -> Job:
+                  invitations: InvitationOptions | None = None, stream_workbook: bool = False) -> Job:
         """Start a run in the background. `table` is what the rows were prepared from (the upload,
         with the person's edits); `source_sha256` the uploaded bytes' hash, for the record;
         `listeners` get every row's result as it lands (e.g. a WorkbookStream's add). With
-        `invitations`, every valid row gets an invitation link (minted into a ticket at its click)."""
+        `invitations`, every valid row gets an invitation link (minted into a ticket at its click).
+        `stream_workbook`: results.xlsx is written as rows land, so after the run only its last
+        rows and the zip are left (the job's outputs use it)."""
         self.require(Action.ISSUE)
         settings = self.settings
         if concurrency is not None and concurrency != settings.concurrency:
             settings = settings.replace(concurrency=concurrency)
-        return self.jobs.start(settings, table, prepared, kind, source_name=table.filename, started_by=self.user,
-                               source_sha256=source_sha256, plan=plan, listeners=listeners,
-                               invitations=invitations, role=str(self.role))
+        workbook = None
+        if stream_workbook and not invitations:
+            from commbox_core.outputs.lines import workbook_stream
+
+            workbook = workbook_stream(table, [p.row for p in prepared])
+        job = self.jobs.start(settings, table, prepared, kind, source_name=table.filename, started_by=self.user,
+                              source_sha256=source_sha256, plan=plan,
+                              listeners=[*listeners, *([workbook.add] if workbook else [])],
+                              invitations=invitations, role=str(self.role))
+        job.workbook = workbook
+        return job
 
     def job(self, job_id: str | None) -> Job | None:
         """A run this process holds (with its links), or None; None too when this role may not see

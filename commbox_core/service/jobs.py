@@ -62,6 +62,7 @@ class Job:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _outcomes: tuple | None = field(default=None, repr=False)
     listeners: list = field(default_factory=list, repr=False)  # called with each row's result as it lands
+    workbook: object | None = field(default=None, repr=False)  # a WorkbookStream fed as rows land, if any
 
     @property
     def status(self) -> RunStatus:
@@ -166,4 +167,4 @@ class Job:
 
         if self.report is None:
             raise ConsoleError("the run has not finished yet")
-        return JobOutputs(self.table, self.report)
+        return JobOutputs(self.table, self.report, workbook=self.workbook)

@@ -103,3 +103,30 @@ def test_refusals_are_clear_errors(console):
         console.resume("nosuchrun")
     with pytest.raises(ConsoleError, match="needs the job store"):
         Console(console.settings).audit()
+
+
+def test_a_workbook_written_while_the_run_goes_on_holds_what_one_built_at_the_end_would(console):
+    """The dashboard's runs stream results.xlsx (only its last rows and the zip wait for the click)."""
+    import io
+
+    import openpyxl
+
+    data = AGENTS + b"demo,noa.c,\ndemo,maria.g,+44 20 7946 0123\n"  # a phone where the email goes: invalid
+    upload = console.read_upload(data, "agents.csv")
+    plan = RunPlan(console.match_columns(upload.table, Kind.AGENT).mapping, RowDefaults())
+    prepared = console.prepare(upload.table, Kind.AGENT, plan)
+    streamed = console.start_run(upload.table, prepared, Kind.AGENT, plan, stream_workbook=True)
+    assert streamed.wait(30) and streamed.workbook is not None
+    built = console.start_run(upload.table, prepared, Kind.AGENT, plan)
+    assert built.wait(30) and built.workbook is None
+
+    def cells(job) -> dict:
+        book = openpyxl.load_workbook(io.BytesIO(job.outputs.xlsx))
+        return {sheet.title: [[c for c in row] for row in sheet.iter_rows(values_only=True)] for sheet in book}
+
+    first, second = cells(streamed), cells(built)
+    assert first.keys() == second.keys() == {"Success", "Errors"}
+    assert first["Errors"] == second["Errors"] and [row[0] for row in first["Errors"]] == ["row", 2, 3, 5]
+    # Links and expiries differ between two runs; everything else is the same, row for row.
+    assert [row[:-2] for row in first["Success"]] == [row[:-2] for row in second["Success"]]
+    assert [row[0] for row in first["Success"]] == ["row", 1, 4]
