@@ -16,7 +16,7 @@ import streamlit as st
 
 from commbox_core.config.settings import Settings, load_settings
 from commbox_core.errors import ConfigError
-from commbox_core.sandbox import SandboxServer
+from commbox_core.service.sandbox_process import SandboxProcess
 from commbox_core.service.backends import on_sandbox, start_sandbox
 from commbox_core.service.console import Console
 from commbox_core.service.manager import JobManager
@@ -36,8 +36,8 @@ def acting_user() -> str:
 
 
 @st.cache_resource(show_spinner="Starting the built-in CommBox sandbox…")
-def embedded_sandbox() -> SandboxServer:
-    """The sandbox on a free loopback port, started once per server process."""
+def embedded_sandbox() -> SandboxProcess:
+    """The sandbox in a child process on a free loopback port, started once per server process."""
     return start_sandbox()
 
 

@@ -1,10 +1,11 @@
-"""`python -m commbox_core bench [--quick] [--only latency|throttle|cpu|files|end-to-end|redeem|store|shared-limit]`
+"""`python -m commbox_core bench [--quick] [--only latency|throttle|cpu|files|end-to-end|redeem|store|shared-limit|dashboard]`
 
 Measures, on this machine and in one run, each scenario of the performance goals and says PASS or
 FAIL: latency-bound speedup, throttle-bound rate, CPU-bound overhead, and big-file validation
 time and memory, and the `bulk` command end to end as a user times it, and invitation clicks and the
 runner's throughput with the job store on SQLite and on PostgreSQL (figures, no goal), and two
-`bulk` processes sharing one tenant's limit. Each HTTP scenario starts its own sandbox in a separate process. --quick runs
+`bulk` processes sharing one tenant's limit; with --only dashboard, the dashboard's page loads during
+a run, its run rate against `bulk`'s and results.xlsx after the click. Each HTTP scenario starts its own sandbox in a separate process. --quick runs
 tiny sizes (a smoke test: too small to judge the goals by). Exit code: 0 when every goal is met
 (or --quick), 1 when one is not, 2 on bad usage.
 """
@@ -20,11 +21,13 @@ from commbox_core.bench.store import store_throughput
 from commbox_core.bench.report import Finding, header, line, load_average, table
 
 SCENARIOS = ("latency", "throttle", "cpu", "files", "end-to-end", "redeem", "store", "shared-limit")
+OPT_IN = ("dashboard",)  # run only when named with --only: it needs Playwright and Chromium
+DASHBOARD_ROWS = {"full": 20_000, "quick": 200}
 FILE_ROWS = {"full": 100_000, "quick": 1_000}
 
 
 def run_benchmarks(*, quick: bool, only: tuple[str, ...] = ()) -> int:
-    chosen = [s for s in SCENARIOS if s in (only or SCENARIOS)]
+    chosen = [s for s in (*SCENARIOS, *OPT_IN) if s in only] if only else list(SCENARIOS)
     sizes = network.QUICK if quick else network.FULL
     options = " --quick" * quick + "".join(f" --only {s}" for s in only)
     print(header(f"python -m commbox_core bench{options}"), flush=True)
@@ -57,5 +60,9 @@ def _measure(scenario: str, sizes: network.Sizes, quick: bool) -> list[Finding]:
         return store_throughput(sizes)
     if scenario == "shared-limit":
         return shared_limit(sizes)
+    if scenario == "dashboard":
+        from commbox_core.bench.dashboard import dashboard
+
+        return dashboard(sizes, DASHBOARD_ROWS["quick" if quick else "full"])
     return files(FILE_ROWS["quick" if quick else "full"], sizes.repeats)
 

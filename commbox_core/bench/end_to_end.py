@@ -14,7 +14,7 @@ from pathlib import Path
 
 from commbox_core.bench.network import CONCURRENCY, Sizes, payloads, sequential_loop
 from commbox_core.bench.report import Finding
-from commbox_core.bench.sandbox_process import SandboxProcess, child_environment
+from commbox_core.service.sandbox_process import SandboxProcess, child_environment
 
 FILES = ("success.csv", "errors.csv", "results.xlsx", "summary.json")
 

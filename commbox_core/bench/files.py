@@ -18,7 +18,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from commbox_core.bench.report import Finding
 from commbox_core.bench.sample import sample_csv
-from commbox_core.bench.sandbox_process import child_environment
+from commbox_core.service.sandbox_process import child_environment
 from commbox_core.fields import Kind
 from commbox_core.tables.columns import check_columns, match_columns
 from commbox_core.tables.read import read_table

@@ -11,7 +11,7 @@ import requests
 
 from commbox_core.api.client import CommBoxClient
 from commbox_core.bench.report import Finding
-from commbox_core.bench.sandbox_process import SandboxProcess
+from commbox_core.service.sandbox_process import SandboxProcess
 from commbox_core.config.settings import load_settings
 from commbox_core.fields import Kind
 from commbox_core.runs.runner import BulkRunner

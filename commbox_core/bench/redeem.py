@@ -17,7 +17,7 @@ import requests
 
 from commbox_core.bench.network import Sizes, payloads
 from commbox_core.bench.report import Finding
-from commbox_core.bench.sandbox_process import SandboxProcess, child_environment
+from commbox_core.service.sandbox_process import SandboxProcess, child_environment
 from commbox_core.fields import Kind
 from commbox_core.invitations.app import CSRF_COOKIE, MAX_MISSES
 from commbox_core.invitations.issue import new_invitation

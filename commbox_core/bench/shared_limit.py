@@ -16,7 +16,7 @@ from commbox_core.bench.end_to_end import bulk_environment, rows_in, write_custo
 from commbox_core.bench.network import CONCURRENCY, Sizes
 from commbox_core.bench.postgres import PostgresServer
 from commbox_core.bench.report import Finding
-from commbox_core.bench.sandbox_process import SandboxProcess
+from commbox_core.service.sandbox_process import SandboxProcess
 
 SERVERS = 2
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from commbox_core.bench.network import CONCURRENCY, Sizes
 from commbox_core.bench.postgres import PostgresServer
 from commbox_core.bench.report import Finding
-from commbox_core.bench.sandbox_process import SandboxProcess
+from commbox_core.service.sandbox_process import SandboxProcess
 from commbox_core.config.settings import load_settings
 from commbox_core.fields import Kind
 from commbox_core.service.manager import JobManager

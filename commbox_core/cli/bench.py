@@ -7,7 +7,7 @@ import click
 from commbox_core.cli.output import Choice, ConsoleCommand
 
 SCENARIOS = ("latency", "throttle", "cpu", "files", "end-to-end", "redeem", "store",
-              "shared-limit")  # as commbox_core.bench.SCENARIOS (a test checks)
+              "shared-limit", "dashboard")  # as commbox_core.bench.SCENARIOS + OPT_IN (a test checks)
 
 
 @click.command(cls=ConsoleCommand)

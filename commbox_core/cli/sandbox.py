@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import threading
 from collections.abc import Iterator
@@ -80,11 +81,13 @@ def _sigterm_stops() -> Iterator[None]:
 @click.option("--agent-ttl", type=float, default=60, metavar="S", help="agent ticket lifespan (60)")
 @click.option("--chat-ttl", type=float, default=300, metavar="S", help="chat ticket lifespan (300)")
 @click.option("--seed", type=int, metavar="N", help="makes faults, jitter and tokens reproducible")
+@click.option("--exit-with-parent", is_flag=True, hidden=True, help="stop when the process that started it ends")
 def sandbox(**options) -> int:
     """Serve a local emulator of CommBox's ticket API, with login and chat pages, until Ctrl-C.
 
     Exit codes: 0 stopped by Ctrl-C or SIGTERM, 1 could not serve, 2 bad flags or agents file.
     """
+    parent = os.getppid() if options.pop("exit_with_parent") else None
     try:
         config = _config(options)
     except ValueError as exc:
@@ -105,15 +108,16 @@ def sandbox(**options) -> int:
         "| Ctrl-C to stop",
         flush=True,
     )
-    return _serve(server)
+    return _serve(server, parent)
 
 
-def _serve(server) -> int:
+def _serve(server, parent: int | None = None) -> int:
     interrupted = False
     try:
         with _sigterm_stops():
             while not server.wait(0.5):
-                pass
+                if parent is not None and os.getppid() != parent:  # orphaned: the dashboard is gone
+                    return 0
     except KeyboardInterrupt:
         interrupted = True
     finally:

@@ -87,6 +87,10 @@ class SandboxServer:
         return f"http://{host}:{self.port}"
 
     @property
+    def api_key(self) -> str:
+        return self.config.api_key
+
+    @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 

@@ -1,25 +1,32 @@
 """Which CommBox the console talks to: the tenant configured, or the built-in sandbox.
 
-With no API key the dashboard uses an embedded sandbox for the life of its server; the CLI's
---sandbox and a notebook use one for the life of a `with` block.
+With no API key the dashboard uses a sandbox of its own for the life of its server, in a child
+process: in the dashboard's process it took the GIL from every page and from the runs (pages took
+7-10 s to load during a 20,000-row run). The CLI's --sandbox and a notebook use one in-process
+for the life of a `with` block.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 from collections.abc import Iterator
 
 from commbox_core.config.settings import Settings
 from commbox_core.sandbox import SandboxConfig, SandboxServer
+from commbox_core.service.sandbox_process import SandboxProcess
 
 
-def start_sandbox() -> SandboxServer:
-    """The sandbox on a free loopback port, running until the process ends (or stop())."""
-    return SandboxServer(SandboxConfig(), host="127.0.0.1", port=0).start()
+def start_sandbox() -> SandboxProcess:
+    """The sandbox in a child process on a free loopback port, until this process ends (however it
+    ends: the child stops within a second of being orphaned)."""
+    server = SandboxProcess(exit_with_parent=True).start()
+    atexit.register(server.stop)
+    return server
 
 
-def on_sandbox(settings: Settings, server: SandboxServer) -> Settings:
-    return settings.for_sandbox(server.url, server.config.api_key)
+def on_sandbox(settings: Settings, server: SandboxProcess | SandboxServer) -> Settings:
+    return settings.for_sandbox(server.url, server.api_key)
 
 
 @contextlib.contextmanager

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from commbox_core import cli
-from commbox_core.bench import SCENARIOS
+from commbox_core.bench import OPT_IN, SCENARIOS
 from commbox_core.bench.sample import sample_csv
 from commbox_core.cli.bench import SCENARIOS as CLI_SCENARIOS
 from commbox_core.tables.read import read_table
@@ -39,8 +39,8 @@ def test_only_runs_the_chosen_scenario_and_bad_usage_is_refused(capsys):
     assert [row.split()[0] for row in table_rows(capsys.readouterr().out)] == ["files"] * 3
     assert cli.main(["bench", "--only", "everything"]) == 2
     assert "invalid choice" in capsys.readouterr().err
-    assert set(SCENARIOS) == set(CLI_SCENARIOS) == {"latency", "throttle", "cpu", "files", "end-to-end",
-                                                          "redeem", "store", "shared-limit"}
+    assert {*SCENARIOS, *OPT_IN} == set(CLI_SCENARIOS) == {"latency", "throttle", "cpu", "files", "end-to-end",
+                                                           "redeem", "store", "shared-limit", "dashboard"}
 
 
 def test_the_cli_dispatches_bench(capsys):

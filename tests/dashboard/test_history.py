@@ -32,7 +32,7 @@ from .helpers import (  # noqa: F401 - fixtures
 def _interrupted_run(app, count: int = 8, unanswered: int = 3, prefix: str = "h") -> str:
     """A run by another process of this host that died with `unanswered` rows never answered."""
     server = embedded_sandbox()
-    settings = load_settings(environ={}, dotenv_path=None).for_sandbox(sandbox_url(app), server.config.api_key)
+    settings = load_settings(environ={}, dotenv_path=None).for_sandbox(sandbox_url(app), server.api_key)
     text = "uniqueId,email\n" + "".join(f"{prefix}{n},{prefix}{n}@example.com\n" for n in range(1, count + 1))
     table = read_table(text.encode(), filename="cut-short.csv")
     mapping = match_columns(table.columns, Kind.CUSTOMER).mapping
@@ -149,7 +149,7 @@ def test_history_shows_a_runs_invitations_and_revokes_the_pending_ones(new_app):
 
     app = new_app()
     server = embedded_sandbox()
-    settings = load_settings(environ={}, dotenv_path=None).for_sandbox(sandbox_url(app), server.config.api_key)
+    settings = load_settings(environ={}, dotenv_path=None).for_sandbox(sandbox_url(app), server.api_key)
     table = read_table(b"username,firstName\njohn.d,John\nnoa.c,Noa\n", filename="agents.csv")
     prepared = prepare_rows(table, match_columns(table.columns, Kind.AGENT).mapping, Kind.AGENT,
                             RowDefaults(brand="demo"))

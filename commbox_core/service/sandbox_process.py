@@ -1,4 +1,5 @@
-"""The sandbox in a process of its own, so it never competes with the client for one GIL."""
+"""The sandbox in a process of its own, so it never competes with the client (or a dashboard's
+pages and runs) for one GIL. The benchmark's sandboxes, and the dashboard's embedded one."""
 
 from __future__ import annotations
 
@@ -27,13 +28,23 @@ def child_environment() -> dict[str, str]:
 class SandboxProcess:
     """`python -m commbox_core sandbox --port 0 ...` as a context manager; `url` once started."""
 
-    def __init__(self, *, latency_ms: float = 0, rate_limit: float | None = None):
+    def __init__(self, *, latency_ms: float = 0, rate_limit: float | None = None, exit_with_parent: bool = False):
+        """`exit_with_parent`: the sandbox stops by itself within a second of this process's end,
+        however it ends (a dashboard killed with SIGKILL leaves no sandbox behind)."""
         self.api_key = SandboxConfig.api_key
         self._args = ["--port", "0", "--latency-ms", str(latency_ms)]
         if rate_limit:
             self._args += ["--rate-limit", str(rate_limit)]
+        if exit_with_parent:
+            self._args.append("--exit-with-parent")
         self.url = ""
         self._process: subprocess.Popen | None = None
+
+    def start(self) -> SandboxProcess:
+        return self.__enter__()
+
+    def stop(self) -> None:
+        self.__exit__(None, None, None)
 
     def __enter__(self) -> SandboxProcess:
         self._process = subprocess.Popen(

@@ -1,0 +1,149 @@
+"""The dashboard as a user times it: `streamlit run serve.py` (as `make run`) on the embedded
+sandbox, driven by Chromium through Playwright. Page loads of History in a fresh tab, idle and
+while a big run goes on (ratio); the run's rate against `bulk`'s on a sandbox in another process
+at 0 ms (ratio); results.xlsx from the click to the file. Needs Playwright (a test dependency) and
+Debian's Chromium: run it with `--only dashboard`; it is not part of a plain `bench`."""
+
+from __future__ import annotations
+
+import json
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+import requests
+
+from commbox_core.bench.end_to_end import bulk_environment, write_customers
+from commbox_core.bench.network import Sizes
+from commbox_core.bench.report import Finding
+from commbox_core.service.sandbox_process import SandboxProcess, child_environment
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+LOADS = 5  # page loads on each side; the median counts
+APP_DONE = "[data-testid='stApp'][data-test-script-state='notRunning']"
+
+
+def dashboard(sizes: Sizes, rows: int) -> list[Finding]:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return [Finding("dashboard", "page loads and run rate", "not measured", "Playwright installed", False,
+                        "pip install -r requirements-dev.txt (make setup) to measure the dashboard")]
+    with tempfile.TemporaryDirectory(prefix="commbox-dash-") as folder, sync_playwright() as playwright:
+        source = Path(folder) / "customers.csv"
+        write_customers(source, "dash-", rows)
+        cli_rate = _cli_rate(source, folder)
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                             args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+        server, url = _start_dashboard(folder)
+        try:
+            return _measure(browser, url, Path(folder), source, rows, cli_rate)
+        finally:
+            browser.close()
+            server.terminate()
+            server.wait(20)
+
+
+def _measure(browser, url: str, folder: Path, source: Path, rows: int, cli_rate: float) -> list[Finding]:
+    _load(browser, f"{url}/history")  # warm: the first load imports the pages
+    idle = [_load(browser, f"{url}/history") for _ in range(LOADS)]
+    page = browser.new_page()
+    page.goto(f"{url}/bulk_tickets")
+    page.wait_for_selector(APP_DONE, state="attached", timeout=60_000)
+    page.get_by_text("Customers: chat links").click()
+    page.wait_for_selector(APP_DONE, state="attached", timeout=60_000)
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(source))
+    button = page.get_by_role("button", name=f"Issue {rows:,} tickets")
+    button.wait_for(timeout=120_000)
+    button.click()
+    page.wait_for_url("**job=*", timeout=60_000)
+    busy = [_load(browser, f"{url}/history") for _ in range(LOADS)]
+    store = folder / "data" / "console.sqlite3"
+    seconds = _wait_for_run(store)
+    page.wait_for_selector("text=Done: all", timeout=120_000)
+    started = time.perf_counter()
+    with page.expect_download(timeout=120_000) as caught:
+        page.locator("[data-testid='stDownloadButton']").filter(has_text="results.xlsx").click()
+    caught.value.path()
+    xlsx = time.perf_counter() - started
+    page.close()
+    ratio = statistics.median(busy) / statistics.median(idle)
+    rate = rows / seconds
+    return [
+        Finding("dashboard", f"History's page load in a fresh tab during a {rows:,}-row run, over the same load idle",
+                f"{ratio:.2f}x", "<= 1.5x", ratio <= 1.5,
+                f"idle {_seconds(idle)}; during the run {_seconds(busy)} (median of {LOADS} each)"),
+        Finding("dashboard", f"the dashboard's run of {rows:,} customers at 0 ms over `bulk`'s on the same machine",
+                f"{rate / cli_rate:.2f}", ">= 0.9", rate / cli_rate >= 0.9,
+                f"dashboard {rate:,.0f} rows/s ({seconds:.1f} s, store included); bulk {cli_rate:,.0f} rows/s"),
+        Finding("dashboard", f"results.xlsx of {rows:,} rows, from the click to the file", f"{xlsx:.2f} s",
+                "<= 2 s", xlsx <= 2.0, "written while the run went on; the click adds its last rows and the zip"),
+    ]
+
+
+def _load(browser, url: str) -> float:
+    """Seconds from asking for the page in a fresh tab to its script having run."""
+    page = browser.new_page()
+    started = time.perf_counter()
+    page.goto(url)
+    page.wait_for_selector("[data-testid='stSidebarNav']", timeout=120_000)
+    page.wait_for_selector(APP_DONE, state="attached", timeout=120_000)
+    seconds = time.perf_counter() - started
+    page.close()
+    return seconds
+
+
+def _wait_for_run(store: Path) -> float:
+    """The run's seconds from its start to its end, as its store records them."""
+    while True:
+        with sqlite3.connect(store) as conn:
+            found = conn.execute("SELECT created_at, finished_at FROM jobs WHERE finished_at IS NOT NULL").fetchone()
+        if found:
+            return (datetime.fromisoformat(found[1]) - datetime.fromisoformat(found[0])).total_seconds()
+        time.sleep(0.5)
+
+
+def _cli_rate(source: Path, folder: str) -> float:
+    """`bulk`'s rows per second (its run, from summary.json) against a sandbox process at 0 ms."""
+    out = Path(folder) / "cli-out"
+    with SandboxProcess() as sandbox:
+        subprocess.run([sys.executable, "-m", "commbox_core", "bulk", str(source), "--kind", "customer", "--out",
+                        str(out), "--quiet"], env=bulk_environment(sandbox, folder), check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=900)
+    summary = json.loads((out / "summary.json").read_text())
+    return summary["rows"] / summary["duration_s"]
+
+
+def _start_dashboard(folder: str) -> tuple[subprocess.Popen, str]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {name: value for name, value in child_environment().items() if not name.startswith("COMMBOX_")}
+    env |= {"COMMBOX_DATA_DIR": str(Path(folder) / "data"), "STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none",
+            "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false", "COMMBOX_BRAND": "demo",
+            "COMMBOX_CHANNEL_ID": "demo-channel"}
+    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "serve.py", "--server.port", str(port),
+                               "--server.address", "127.0.0.1", "--server.headless", "true"],
+                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{url}/_stcore/health", timeout=1).text.strip() == "ok":
+                return server, url
+        except requests.RequestException:
+            time.sleep(0.2)
+    server.terminate()
+    raise RuntimeError("the dashboard did not start within 60 s")
+
+
+def _seconds(values: list[float]) -> str:
+    return ", ".join(f"{v:.2f}" for v in values) + " s"
+
