@@ -88,9 +88,11 @@ def read_table(
     raise InputFileError with a message fit for the user."""
     refuse_unusable(data, filename, max_bytes)
     if is_workbook(data, filename):
-        from commbox_core.tables.workbook import read_workbook  # openpyxl: loaded only for workbooks
+        from commbox_core.tables.workbook import read_sheet  # openpyxl: loaded only for workbooks
 
-        return read_workbook(data, filename, sheet=sheet, max_rows=max_rows, max_columns=MAX_COLUMNS)
+        read = read_sheet(data, filename, sheet=sheet, max_rows=max_rows, max_columns=MAX_COLUMNS)
+        return InputTable(read.headers, unique_column_names(read.headers), None, read.problems, "xlsx", "", filename,
+                          texts=read.texts, sheet=read.title)
     declared = declared_encoding(data)
     for encoding in [declared] if declared else undeclared_encodings(data, filename):
         try:

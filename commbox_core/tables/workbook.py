@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import re
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from commbox_core.errors import InputFileError
@@ -32,10 +33,18 @@ def sheet_names(data: bytes, filename: str = "") -> list[str]:
         book.close()
 
 
-def read_workbook(data: bytes, filename: str, *, sheet: str | None, max_rows: int, max_columns: int):
-    """One worksheet as an InputTable: its first row with text is the header."""
-    from commbox_core.tables.read import InputTable, unique_column_names
+@dataclass(frozen=True)
+class Sheet:
+    """One worksheet read: what tables.read makes an InputTable of."""
 
+    title: str
+    headers: list[str]
+    texts: list  # the columns, as Arrow text (ColumnBuilder.arrays())
+    problems: dict[int, str]  # row number -> what was left out
+
+
+def read_sheet(data: bytes, filename: str, *, sheet: str | None, max_rows: int, max_columns: int) -> Sheet:
+    """One worksheet's cells as text: its first row with text is the header."""
     book = _open(data, filename)
     try:
         worksheet = _worksheet(book, sheet, filename)
@@ -56,8 +65,7 @@ def read_workbook(data: bytes, filename: str, *, sheet: str | None, max_rows: in
         if count == 0:
             raise InputFileError(f"{_where(filename, worksheet.title)} has a header row but no data rows below it. "
                                  "Add one row per person under the header and upload it again.")
-        return InputTable(headers, unique_column_names(headers), None, problems, "xlsx", "", filename,
-                          texts=builder.arrays(), sheet=worksheet.title)
+        return Sheet(worksheet.title, headers, builder.arrays(), problems)
     finally:
         book.close()
 
