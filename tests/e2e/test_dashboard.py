@@ -52,6 +52,16 @@ def start_run(page, tickets: int) -> None:
     expect(page).to_have_url(re.compile(r"[?&]job=[0-9a-f]+"))
 
 
+def start_slow_run(page, url: str, tmp_path, name: str, rows: int) -> None:
+    """A run of `rows` agents on the dashboard at `url`, its sandbox answering in 100 ms: long
+    enough to act on while it goes."""
+    open_page(page, f"{url}/bulk_tickets")
+    requests.post(f"{sandbox_url(page)}/_sandbox/config", json={"latency_ms": 100}, timeout=5).raise_for_status()
+    people = "".join(f"demo,john.d,,,Row,{n}\n" for n in range(rows))
+    upload(page, tmp_path, name, "brand,username,email,phone1,firstName,lastName\n" + people)
+    start_run(page, rows)
+
+
 def download_file(page, tmp_path, label: str) -> Path:
     with page.expect_download() as caught:
         page.locator("[data-testid='stDownloadButton']").filter(has_text=label).click()

@@ -11,12 +11,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import requests
 from playwright.sync_api import expect
 
 from ..support import wait_until
 from .conftest import screenshot, start_dashboard, stop_server, wait_for_app
-from .test_dashboard import open_page, sandbox_url, start_run, upload
+from .test_dashboard import open_page, start_slow_run
 
 pytestmark = pytest.mark.e2e
 ROWS = 300
@@ -39,11 +38,7 @@ def test_a_run_cut_short_by_a_server_restart_is_resumed_from_history(page, tmp_p
     first, url = _start_dashboard(data_dir, "e2e-restart-first.log")
     second = None
     try:
-        open_page(page, f"{url}/bulk_tickets")
-        requests.post(f"{sandbox_url(page)}/_sandbox/config", json={"latency_ms": 100}, timeout=5).raise_for_status()
-        people = "".join(f"demo,john.d,,,Row,{n}\n" for n in range(ROWS))
-        upload(page, tmp_path, "restart.csv", "brand,username,email,phone1,firstName,lastName\n" + people)
-        start_run(page, ROWS)
+        start_slow_run(page, url, tmp_path, "restart.csv", ROWS)
         wait_until(lambda: _answered(db) >= 20, timeout=60)
         first.send_signal(signal.SIGKILL)
         first.wait(30)
@@ -78,11 +73,7 @@ def test_a_dashboard_with_takeover_finishes_a_dead_servers_run_with_no_one_press
     first, url = _start_dashboard(data_dir, "e2e-takeover-first.log")
     second = None
     try:
-        open_page(page, f"{url}/bulk_tickets")
-        requests.post(f"{sandbox_url(page)}/_sandbox/config", json={"latency_ms": 100}, timeout=5).raise_for_status()
-        people = "".join(f"demo,john.d,,,Row,{n}\n" for n in range(ROWS))
-        upload(page, tmp_path, "takeover.csv", "brand,username,email,phone1,firstName,lastName\n" + people)
-        start_run(page, ROWS)
+        start_slow_run(page, url, tmp_path, "takeover.csv", ROWS)
         wait_until(lambda: _answered(db) >= 20, timeout=60)
         first.send_signal(signal.SIGKILL)
         first.wait(30)

@@ -9,12 +9,11 @@ import io
 import re
 
 import pytest
-import requests
 from playwright.sync_api import expect
 
 from ..support import wait_until
-from .conftest import sandbox_url, screenshot, start_dashboard, stop_server, wait_for_app
-from .test_dashboard import download_file, open_page, start_run, upload
+from .conftest import screenshot, start_dashboard, stop_server, wait_for_app
+from .test_dashboard import download_file, open_page, start_slow_run
 
 pytestmark = pytest.mark.e2e
 ROWS = 400
@@ -36,11 +35,7 @@ def test_a_run_is_followed_live_cancelled_and_exported_from_another_dashboard(
                 for _ in range(2)]
     here, there = (context.new_page() for context in contexts)
     try:
-        open_page(here, f"{first_url}/bulk_tickets")
-        requests.post(f"{sandbox_url(here)}/_sandbox/config", json={"latency_ms": 100}, timeout=5).raise_for_status()
-        people = "".join(f"demo,john.d,,,Row,{n}\n" for n in range(ROWS))
-        upload(here, tmp_path, "two-servers.csv", "brand,username,email,phone1,firstName,lastName\n" + people)
-        start_run(here, ROWS)
+        start_slow_run(here, first_url, tmp_path, "two-servers.csv", ROWS)
 
         open_page(there, f"{second_url}/history")
         progress = there.locator("[data-testid='stProgress']").filter(has_text=ANSWERED)
