@@ -32,16 +32,24 @@ def _answered(db: Path) -> int:
         return conn.execute("SELECT count(*) FROM job_rows WHERE outcome IS NOT NULL").fetchone()[0]
 
 
+def _killed_mid_run(page, tmp_path, name: str) -> subprocess.Popen:
+    """A dashboard on tmp_path/data, SIGKILLed 20 rows into a run of ROWS; returned dead."""
+    first, url = _start_dashboard(tmp_path / "data", f"e2e-{name}-first.log")
+    try:
+        start_slow_run(page, url, tmp_path, f"{name}.csv", ROWS)
+        wait_until(lambda: _answered(tmp_path / "data" / "console.sqlite3") >= 20, timeout=60)
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait(30)
+    return first
+
+
 def test_a_run_cut_short_by_a_server_restart_is_resumed_from_history(page, tmp_path):
     data_dir = tmp_path / "data"
     db = data_dir / "console.sqlite3"
-    first, url = _start_dashboard(data_dir, "e2e-restart-first.log")
+    first = _killed_mid_run(page, tmp_path, "restart")
     second = None
     try:
-        start_slow_run(page, url, tmp_path, "restart.csv", ROWS)
-        wait_until(lambda: _answered(db) >= 20, timeout=60)
-        first.send_signal(signal.SIGKILL)
-        first.wait(30)
         done_before = _answered(db)
         assert done_before < ROWS, "the run finished before the kill: raise the latency"
 
@@ -70,13 +78,9 @@ def test_a_run_cut_short_by_a_server_restart_is_resumed_from_history(page, tmp_p
 def test_a_dashboard_with_takeover_finishes_a_dead_servers_run_with_no_one_pressing_resume(page, tmp_path):
     data_dir = tmp_path / "data"
     db = data_dir / "console.sqlite3"
-    first, url = _start_dashboard(data_dir, "e2e-takeover-first.log")
+    first = _killed_mid_run(page, tmp_path, "takeover")
     second = None
     try:
-        start_slow_run(page, url, tmp_path, "takeover.csv", ROWS)
-        wait_until(lambda: _answered(db) >= 20, timeout=60)
-        first.send_signal(signal.SIGKILL)
-        first.wait(30)
         assert _answered(db) < ROWS, "the run finished before the kill: raise the latency"
 
         second, url = start_dashboard({"COMMBOX_DATA_DIR": str(data_dir), "COMMBOX_CONCURRENCY": "2",
