@@ -108,12 +108,13 @@ if cached is not None and cached[0] != upload.file_id:
     st.session_state.pop("bulk_sheet", None)  # another file: its first sheet, whatever was chosen before
 sheet = st.session_state.get("bulk_sheet")
 if cached is None or cached[0] != upload.file_id or (sheet is not None and cached[3] and cached[3][0] != sheet):
-    sheets = console.sheets(upload.getvalue(), upload.name)
-    chosen = (sheet or sheets[0], sheets) if sheets else None  # the sheet read, and the workbook's sheets
     try:
-        cached = (upload.file_id, console.read_upload(upload.getvalue(), upload.name, sheet), None, chosen)
-    except InputFileError as problem:
-        cached = (upload.file_id, None, str(problem), chosen)
+        read = console.read_upload(upload.getvalue(), upload.name, sheet)
+        unreadable, sheets = None, read.sheets
+    except InputFileError as problem:  # the workbook's other sheets are still offered
+        read, unreadable, sheets = None, str(problem), console.sheets(upload.getvalue(), upload.name)
+    chosen = (sheet or sheets[0], sheets) if sheets else None  # the sheet read, and the workbook's sheets
+    cached = (upload.file_id, read, unreadable, chosen)
     st.session_state["bulk_table"] = cached
     clear_edits("bulk_edits")
 _, read, unreadable, chosen = cached

@@ -127,11 +127,10 @@ with runs_tab:
         st.info("No runs yet. Runs started on **Bulk tickets** appear here.", icon=":material/inbox:")
         st.page_link(BULK_PAGE, label="Go to Bulk tickets", icon=":material/group:")
     else:
-        runs = console.history_frame()
         labels = {record.id: stored_label(record) for record in stored}
         # While any run goes on (here or on another server), the table follows the store.
         st.fragment(run_every=LIVE_EVERY_S if any(r.status.active for r in stored) else None)(_runs_table)()
-        ids = list(runs["run"])
+        ids = [record.id for record in stored]  # the table's order: newest first
         wanted = st.query_params.get("run")
         chosen = st.selectbox("Open a run", ids, index=ids.index(wanted) if wanted in ids else 0,
                               format_func=lambda job_id: labels.get(job_id, job_id), key="history_run")
