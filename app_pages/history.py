@@ -70,8 +70,9 @@ def _stored_run(job_id: str) -> None:
                    "or failed in a way a retry may fix: Resume sends only those.", icon=":material/pause_circle:")
     if record.status.active:
         _elsewhere(job_id)
-        st.caption("The outcomes below are the rows done when this run was opened.")
-    _outcomes(job_id)
+        _outcomes_while_running(job_id)
+    else:
+        _outcomes(job_id)
     invitations = bool(record.options.get("invitations"))
     if invitations:
         invitations_panel(console, job_id)
@@ -101,11 +102,20 @@ def _stored_run(job_id: str) -> None:
                 st.rerun()
 
 
+def _outcomes_while_running(job_id: str) -> None:
+    """A running run's outcomes on demand: for a big run, building its table on every visit made
+    the page crawl while the run went on."""
+    if st.toggle("Show the outcomes so far", key=f"so_far_{job_id}",
+                 help="The rows done until now; the full table is shown once the run has ended."):
+        _outcomes(job_id)
+
+
 def _live_run(job) -> None:
     run_summary(job)
-    if not job.finished:
-        st.caption("This run is still going: the outcomes below are the rows done so far.")
-    _outcomes(job.id)
+    if job.finished:
+        _outcomes(job.id)
+    else:
+        _outcomes_while_running(job.id)
     if job.invitations is not None:
         invitations_panel(console, job.id)
     st.page_link(BULK_PAGE, label="Open in Bulk tickets: links, retry, re-issue",
