@@ -11,6 +11,7 @@ import pandas as pd
 from commbox_core.outputs.views import outcome_frame
 from commbox_core.outputs.wording import PURPOSE_LABELS, STATUS_LABELS, format_duration, utc_time
 from commbox_core.storage.store import StoredJob, StoredRow
+from commbox_core.tables.read import InputTable
 from commbox_core.vocabulary import ErrorCode, RunStatus
 
 STORED_STATUS_LABELS = STATUS_LABELS | {"interrupted": "interrupted: resume it"}
@@ -55,9 +56,10 @@ def stored_runs_frame(stored: Iterable[StoredJob], live: dict) -> pd.DataFrame:
     return pd.DataFrame(lines, columns=RUN_COLUMNS)
 
 
-def stored_outcomes(rows: list[StoredRow], kind: str) -> pd.DataFrame:
-    """A stored run's outcomes, as outcome_frame gives them for a run in memory (never a link)."""
-    return outcome_frame([row.result() for row in rows], {row.row: _subject(row, kind) for row in rows})
+def stored_outcomes(rows: list[StoredRow], kind: str, table: InputTable | None = None) -> pd.DataFrame:
+    """A stored run's outcomes, as outcome_frame gives them for a run in memory (never a link);
+    with the run's rebuilt `table`, its own columns too."""
+    return outcome_frame([row.result() for row in rows], {row.row: _subject(row, kind) for row in rows}, table)
 
 
 def stored_label(record: StoredJob) -> str:

@@ -21,11 +21,11 @@ def workbook_stream(table: InputTable, rows: list[int]) -> WorkbookStream:
     carried = carried_columns(table)
     position = {row: i for i, row in enumerate(table.row_numbers())}
     columns = [table.cells(column) for column, _, _ in carried]
-    values = {row: [_text(cells[position[row]]) for cells in columns] for row in rows}
+    values = {row: [cell_text(cells[position[row]]) for cells in columns] for row in rows}
     return WorkbookStream([header for _, header, _ in carried], values, rows, tail_cells)
 
 
-def _text(value) -> str:
+def cell_text(value) -> str:
     """A cell as text: an edited frame's missing cell (None or NaN) is blank."""
     if value is None or (isinstance(value, float) and value != value):
         return ""
@@ -38,7 +38,7 @@ def tail_cells(result: RowResult) -> list[str]:
     if result.ok:
         cells = [result.url or "", iso_utc(result.expires_at)]
         return [*cells, result.invitation_id] if result.invitation_id else cells
-    return [str(result.error_code) if result.error_code is not None else "", _without_token(result)]
+    return [str(result.error_code) if result.error_code is not None else "", without_token(result)]
 
 
 def carried_columns(table: InputTable) -> list[tuple[str, str, str]]:
@@ -75,7 +75,8 @@ def iso_utc(moment: datetime | None) -> str:
     return moment.replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
-def _without_token(result: RowResult) -> str:
+def without_token(result: RowResult) -> str:
+    """A result's message with any link or token in it removed."""
     message = result.error or ""
     if result.url:
         message = message.replace(result.url, "[link removed]")

@@ -15,6 +15,7 @@ import pandas as pd
 
 from commbox_core.fields import Kind, fields_for
 from commbox_core.outputs.files import errors_frame, success_frame
+from commbox_core.outputs.lines import carried_columns, cell_text, without_token
 from commbox_core.outputs.wording import iso_utc
 from commbox_core.runs.results import RowResult, RunReport
 from commbox_core.tables.columns import match_columns
@@ -132,18 +133,28 @@ def error_view(table: InputTable, report: RunReport, subjects: Mapping[int, str]
     return _front(frame, [ROW, SUBJECT, "error_code", REASON, "retry"])
 
 
-def outcome_frame(results: Sequence[RowResult], subjects: Mapping[int, str]) -> pd.DataFrame:
-    """A run's outcomes for analysts: no URL, no token, safe to keep and share."""
-    return pd.DataFrame(
-        {
-            ROW: pd.array([r.row for r in results], dtype="int64"),
-            SUBJECT: pd.array([subjects.get(r.row, "") for r in results], dtype="str"),
-            "ok": pd.array([r.ok for r in results], dtype="bool"),
-            "error_code": pd.array([str(r.error_code) if r.error_code else "" for r in results], dtype="str"),
-            "issued_at": pd.array([iso_utc(r.issued_at) for r in results], dtype="str"),
-            "expires_at": pd.array([iso_utc(r.expires_at) for r in results], dtype="str"),
-        }
-    )
+def outcome_frame(results: Sequence[RowResult], subjects: Mapping[int, str],
+                  table: InputTable | None = None) -> pd.DataFrame:
+    """A run's outcomes for analysts: no URL, no token, safe to keep and share. With the run's
+    `table`, each row's own columns follow, its values as given (as in errors.csv)."""
+    columns = {
+        ROW: pd.array([r.row for r in results], dtype="int64"),
+        SUBJECT: pd.array([subjects.get(r.row, "") for r in results], dtype="str"),
+        "ok": pd.array([r.ok for r in results], dtype="bool"),
+        "error_code": pd.array([str(r.error_code) if r.error_code else "" for r in results], dtype="str"),
+        "error": pd.array([without_token(r) if not r.ok else "" for r in results], dtype="str"),
+        "issued_at": pd.array([iso_utc(r.issued_at) for r in results], dtype="str"),
+        "expires_at": pd.array([iso_utc(r.expires_at) for r in results], dtype="str"),
+    }
+    if table is not None:
+        position = {row: i for i, row in enumerate(table.row_numbers())}
+        for column, _, name in carried_columns(table):
+            cells = table.cells(column)
+            while name in columns:  # a user's "subject", "ok" or "issued_at" stays apart from ours
+                name += " (input)"
+            columns[name] = pd.array([cell_text(cells[position[r.row]]) if r.row in position else ""
+                                      for r in results], dtype="str")
+    return pd.DataFrame(columns)
 
 
 

@@ -154,7 +154,7 @@ class Job:
 
         if self._outcomes is not None:
             return self._outcomes
-        frame = outcome_frame(self.results(), subject_by_row(self.table, self.prepared, self.kind))
+        frame = outcome_frame(self.results(), subject_by_row(self.table, self.prepared, self.kind), self.table)
         made = (frame, to_csv_bytes(frame))
         if self.finished:
             self._outcomes = made

@@ -72,7 +72,7 @@ class RunRecords:
         if job is not None:
             return job.outcome_file()
         record, rows = self.stored_run(job_id)
-        frame = stored_outcomes(rows, record.kind)
+        frame = stored_outcomes(rows, record.kind, rebuild_table(record, rows))
         return frame, to_csv_bytes(frame)
 
     def audit(self, wanted: AuditFilter = AuditFilter(), limit: int = 10_000) -> pd.DataFrame:

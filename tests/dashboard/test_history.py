@@ -64,6 +64,8 @@ def test_an_interrupted_run_is_resumed_from_history(new_app, downloads):
     outcomes = next(df.value for df in app.dataframe if "ok" in df.value.columns)
     assert outcomes["ok"].tolist() == [False] * 3 + [True] * 5
     assert outcomes["error_code"].tolist()[:3] == ["not_attempted"] * 3
+    # Another process's run: its rows' own columns come from the store, as given.
+    assert outcomes["uniqueId"].tolist() == [f"h{n}" for n in range(1, 9)] and outcomes["email"].iloc[0] == "h1@example.com"
     assert b"http" not in downloads(app.get("download_button")[0])
 
     app.button(key=f"resume_{job_id}").click().run()

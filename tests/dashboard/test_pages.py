@@ -162,13 +162,16 @@ def test_history_lists_the_run_and_its_outcomes_without_links(new_app, downloads
     app.selectbox(key="history_run").set_value(job.id).run()
     assert app.query_params["run"] == job.id
     outcomes = next(df.value for df in app.dataframe if "ok" in df.value.columns)
-    assert list(outcomes.columns) == ["row", "subject", "ok", "error_code", "issued_at", "expires_at"]
+    columns = list(outcomes.columns)
+    assert columns[:7] == ["row", "subject", "ok", "error_code", "error", "issued_at", "expires_at"]
+    assert "username" in columns[7:]  # then the file's own columns, as given
     assert outcomes[["row", "subject", "ok", "error_code"]].values.tolist() == [
         [1, "john.d", True, ""], [2, "ghost.agent", False, "not_found"],
     ]
     data = downloads(app.get("download_button")[0])
     assert b"ta=" not in data and b"http" not in data
-    assert [r["subject"] for r in read_csv(data)] == ["john.d", "ghost.agent"]
+    lines = read_csv(data)
+    assert [r["subject"] for r in lines] == ["john.d", "ghost.agent"] and "ghost.agent" in lines[1]["error"]
 
 
 def test_history_without_runs_says_so(new_app, monkeypatch, tmp_path):

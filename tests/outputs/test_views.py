@@ -63,9 +63,23 @@ def test_outcomes_have_no_links():
         RowResult(2, False, ErrorCode.NOT_FOUND, "not found"),
     ]
     frame = outcome_frame(results, {1: "a", 2: "b"})
-    assert list(frame.columns) == ["row", "subject", "ok", "error_code", "issued_at", "expires_at"]
+    assert list(frame.columns) == ["row", "subject", "ok", "error_code", "error", "issued_at", "expires_at"]
     assert "SECRET" not in frame.to_csv()
     assert frame["expires_at"].tolist() == ["2025-01-19T14:01:00Z", ""]
+    assert frame["error"].tolist() == ["", "not found"]  # the cause, not only its code
+
+
+def test_outcomes_carry_the_rows_own_columns_as_given_and_never_a_token_in_a_message():
+    table = read_table(b"uniqueId,phone1,subject,Notes\n000123,+44 20 7946 0123,s1,=1+1\nc2,,s2,x\n",
+                       filename="people.csv")
+    results = [RowResult(1, True, url="https://x/chat?ta=SECRET", issued_at=NOW),
+               RowResult(2, False, ErrorCode.BAD_REQUEST, "refused https://x/chat?ta=SECRET2 for c2")]
+    frame = outcome_frame(results, {1: "000123", 2: "c2"}, table)
+    assert list(frame.columns) == ["row", "subject", "ok", "error_code", "error", "issued_at", "expires_at",
+                                   "uniqueId", "phone1", "subject (input)", "Notes"]
+    assert frame["uniqueId"].tolist() == ["000123", "c2"] and frame["phone1"].tolist() == ["+44 20 7946 0123", ""]
+    assert frame["Notes"].tolist() == ["=1+1", "x"]  # as given here; the CSV writer guards it
+    assert "SECRET" not in frame.to_csv() and "[removed]" in frame["error"].iloc[1]
 
 
 def test_follow_up_rows_and_link_expiry():
