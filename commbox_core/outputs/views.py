@@ -32,8 +32,6 @@ SECONDS_LEFT = "seconds_left"
 # ---- Preview before a run -------------------------------------------------------------------
 
 
-
-
 def mapped_columns(mapping: Mapping[str, str], kind: Kind) -> list[str]:
     """The table columns a run reads, once each, in the order of the kind's fields."""
     columns: list[str] = []
@@ -72,12 +70,6 @@ def page_of(rows: Sequence[int], page: int, page_size: int) -> list[int]:
     page = min(max(1, page), page_count(len(rows), page_size))
     start = (page - 1) * page_size
     return list(rows[start : start + page_size])
-
-
-
-
-
-
 
 
 def subject_by_row(table: InputTable, prepared: Iterable[PreparedRow], kind: Kind) -> dict[int, str]:
@@ -155,48 +147,6 @@ def outcome_frame(results: Sequence[RowResult], subjects: Mapping[int, str],
             columns[name] = pd.array([cell_text(cells[position[r.row]]) if r.row in position else ""
                                       for r in results], dtype="str")
     return pd.DataFrame(columns)
-
-
-
-
-
-
-
-
-
-
-# ---- Progress and history -------------------------------------------------------------------
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-# ---- Single ticket --------------------------------------------------------------------------
-
-
-
-
-
-
-# ---- Connection check -----------------------------------------------------------------------
-
-
-
-
-
-
-
 
 
 def fix_frame(table: InputTable, failed: Sequence[RowResult], columns: Sequence[str]) -> pd.DataFrame:
