@@ -10,12 +10,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from commbox_core.api.pacing import TenantCut
+from commbox_core.api.pacing import SETTLE_S, TenantCut  # SETTLE_S: cuts this close are one episode
 from commbox_core.storage.store import JobStore
 
 SENDER_TTL_S = 1.5  # a run that said nothing for this long no longer counts as sending
 CUT_TTL_S = 300.0  # an older cut says little about the limit now: newcomers start from scratch
-SETTLE_S = 0.1  # two cuts this close are the same 429 episode, seen by two runs
 
 
 @dataclass(frozen=True, slots=True)
