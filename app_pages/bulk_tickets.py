@@ -18,7 +18,7 @@ from commbox_core.tickets.prepare import duplicate_rows
 from commbox_core.tickets.request import RowDefaults
 from ui.editing import clear_edits, paged_editor, stored_edits
 from ui.invitations import invitation_choices
-from ui.runs import open_run, results_panel, run_progress, run_summary
+from ui.runs import open_run, results_panel, run_progress, run_summary, upload_summary
 from ui.text import inert
 from ui.widgets import page_start
 
@@ -56,11 +56,16 @@ if job_id:
             icon=":material/search_off:",
         )
         st.stop()
-    run_summary(job, counts=job.finished)
-    if not job.finished:
-        run_progress(console, job.id)
+    upload = console.upload(job) if job.finished else None
+    if upload is not None:  # the run has follow-ups: every row of the file once, at its latest outcome
+        upload_summary(console, job, upload)
+        results_panel(console, upload, run=job)
     else:
-        results_panel(console, job)
+        run_summary(job, counts=job.finished)
+        if not job.finished:
+            run_progress(console, job.id)
+        else:
+            results_panel(console, job)
     if job.parent_id and console.job(job.parent_id):
         if st.button(f"Show run {job.parent_id}, which this run followed up", icon=":material/arrow_back:",
                      key="show_parent"):

@@ -7,6 +7,7 @@ import streamlit as st
 
 from commbox_core.access import Action
 from commbox_core.outputs.history import stored_label
+from commbox_core.outputs.wording import counted
 from commbox_core.storage.audit import AuditFilter
 from commbox_core.vocabulary import RunStatus
 from ui.invitations import invitations_panel
@@ -26,10 +27,27 @@ runs_tab, invitations_tab, audit_tab = st.tabs(["Runs", "Invitations", "Audit lo
 BULK_PAGE = "app_pages/bulk_tickets.py"  # where a run started here is followed
 
 
+SCOPES = {"upload": "The whole upload", "run": "This run alone"}
+
+
 def _outcomes(job_id: str) -> None:
-    frame, csv_bytes = console.outcome_file(job_id)
+    """A run's outcomes; for a run with follow-ups (or one), those of the whole upload by default:
+    every row of the file once, at its latest outcome."""
+    runs = console.upload_runs(job_id)
+    scope = "run"
+    if len(runs) > 1:
+        scope = st.segmented_control("Outcomes of", list(SCOPES), format_func=SCOPES.get, default="upload",
+                                     required=True, key=f"history_scope_{job_id}")
+    if scope == "upload":
+        frame, csv_bytes, _ = console.upload_outcome_file(job_id)
+        name = f"upload-{runs[0].id}-outcomes.csv"
+        st.caption(f"Run {runs[0].id} and its {counted(len(runs) - 1, 'follow-up')}: each row of the file once, "
+                   "with its latest outcome, its values as last sent, and the run it comes from.")
+    else:
+        frame, csv_bytes = console.outcome_file(job_id)
+        name = f"run-{job_id}-outcomes.csv"
     st.dataframe(frame, hide_index=True, key="history_outcomes", column_config={"ok": st.column_config.CheckboxColumn("ok")})
-    st.download_button("Download outcomes (CSV, no links)", csv_bytes, file_name=f"run-{job_id}-outcomes.csv",
+    st.download_button("Download outcomes (CSV, no links)", csv_bytes, file_name=name,
                        mime="text/csv", icon=":material/download:", key="history_download", on_click="ignore")
 
 

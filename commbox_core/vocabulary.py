@@ -89,7 +89,8 @@ class Purpose(StrEnum):
     """Why a run was started: a first run of a file, or a follow-up of another run."""
 
     RUN = "run"
-    RETRY = "retry"  # failed rows sent again, as they were or edited
+    RETRY = "retry"  # failed rows sent again as they were
+    RESEND = "resend"  # failed rows sent again after a person fixed them
     REISSUE = "reissue"  # new tickets for rows whose links expired or were lost
 
 

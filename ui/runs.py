@@ -20,9 +20,10 @@ from commbox_core.outputs.wording import PURPOSE_LABELS, counted, format_duratio
 from commbox_core.runs.results import expired_rows, fixable_rows, live_links, retryable_rows
 from commbox_core.service.console import Console
 from commbox_core.service.jobs import Job
+from commbox_core.service.uploads import UploadRuns
 from commbox_core.tables.edits import apply_edits
 from commbox_core.vocabulary import Purpose, RunStatus
-from ui.editing import paged_editor, stored_edits
+from ui.editing import clear_edits, paged_editor, stored_edits
 from ui.invitations import invitations_panel
 from ui.text import inert
 
@@ -114,7 +115,7 @@ def run_progress(console: Console, job_id: str) -> None:
     poll()
 
 
-def _downloads(job: Job) -> None:
+def _downloads(job: Job | UploadRuns, key: str = "dl") -> None:
     try:
         with st.spinner("Preparing the result files…"):
             outputs = job.outputs  # built once per job, then cached on it
@@ -124,21 +125,67 @@ def _downloads(job: Job) -> None:
     first, second, third, fourth = st.columns(4)
     common = {"on_click": "ignore", "icon": ":material/download:"}
     first.download_button("success.csv", outputs.success_csv, file_name="success.csv", mime="text/csv",
-                          key=f"dl_success_{job.id}", type="primary", **common)
+                          key=f"{key}_success_{job.id}", type="primary", **common)
     second.download_button("errors.csv", outputs.errors_csv, file_name="errors.csv", mime="text/csv",
-                           key=f"dl_errors_{job.id}", **common)
+                           key=f"{key}_errors_{job.id}", **common)
     # The workbook is the slow one (about 6 s for 50,000 rows): built on the click, not at render.
     third.download_button(
         "results.xlsx", outputs.later("results.xlsx"), file_name="results.xlsx",
-        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key=f"dl_xlsx_{job.id}", **common,
+        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key=f"{key}_xlsx_{job.id}",
+        **common,
     )
     fourth.download_button("summary.json", outputs.summary_json, file_name="summary.json", mime="application/json",
-                           key=f"dl_summary_{job.id}", **common)
-    st.caption("success.csv and results.xlsx hold live links (credentials): share each link only with its owner. "
-               "errors.csv can be fixed and uploaded again as it is.")
+                           key=f"{key}_summary_{job.id}", **common)
+    whole = "They hold the whole upload: each row once, with its latest outcome. " if isinstance(job, UploadRuns) else ""
+    st.caption(f"{whole}success.csv and results.xlsx hold live links (credentials): share each link only with its "
+               "owner. errors.csv can be fixed and uploaded again as it is.")
 
 
-def _link_countdown(job: Job) -> None:
+def upload_summary(console: Console, job: Job, upload: UploadRuns) -> None:
+    """A run that has follow-ups, shown as its upload: every row once at its latest outcome, the
+    run itself in one line, and a note (that reruns the page) while a further follow-up goes on."""
+    follow_ups = ", ".join(f"{run.id} ({PURPOSE_LABELS.get(run.purpose, run.purpose)})" for run in upload.follow_ups)
+    st.caption(f"Upload **{upload.id}** · {inert(upload.source_name or 'no file name')} · {upload.kind}s · "
+               f"started {utc_time(upload.created_at)} · {counted(len(upload.follow_ups), 'follow-up')}: {follow_ups}")
+    total, ok, failed = upload.counts()
+    not_sent = upload.not_sent()
+    got = "an invitation link" if upload.invitations else "a ticket"
+    if failed == 0:
+        st.success(f"All {total:,} rows of this upload have {got}.", icon=":material/check_circle:")
+    else:
+        unsent = f", {counted(not_sent, 'row')} never sent" if not_sent else ""
+        st.warning(f"{ok:,} of {total:,} rows of this upload have {got}; {failed - not_sent:,} failed{unsent} "
+                   "(see Errors).", icon=":material/warning:")
+    columns = st.columns(5 if not_sent else 4)
+    columns[0].metric("Rows", f"{total:,}")
+    columns[1].metric("Succeeded", f"{ok:,}", help="Rows whose latest outcome is a ticket")
+    columns[2].metric("Failed", f"{failed - not_sent:,}", help="Rows whose latest outcome is an error")
+    if not_sent:
+        columns[3].metric("Not sent", f"{not_sent:,}")
+    columns[-1].metric("Runs", f"{len(upload.runs):,}", help="The first run and its follow-ups")
+    run_total, run_ok, _ = job.counts()
+    this = "the first run" if job is upload.root else PURPOSE_LABELS.get(job.purpose, job.purpose)
+    st.caption(f"Every row shows once, with its latest outcome and its values as last sent. This page's run "
+               f"**{job.id}** ({this}) alone: {run_ok:,} of {counted(run_total, 'row')} got {got}.")
+    _running_follow_ups(console, upload)
+
+
+def _running_follow_ups(console: Console, upload: UploadRuns) -> None:
+    if not console.running_follow_ups(upload):
+        return
+
+    @st.fragment(run_every=1)
+    def note() -> None:
+        running = console.running_follow_ups(upload)
+        if not running:
+            st.rerun()  # the page shows the upload with their rows
+        st.info(f"Still going: {', '.join(run.id for run in running)}. Their rows join this view when they end.",
+                icon=":material/hourglass_top:")
+
+    note()
+
+
+def _link_countdown(job: Job | UploadRuns) -> None:
     @st.fragment(run_every=1)
     def tick() -> None:
         now = datetime.now(UTC)
@@ -155,11 +202,16 @@ def _link_countdown(job: Job) -> None:
     tick()
 
 
-def results_panel(console: Console, job: Job) -> None:
+def results_panel(console: Console, job: Job | UploadRuns, run: Job | None = None) -> None:
+    """A finished run's (or an upload's) files, links and errors, and its follow-ups; for an
+    upload, `run` is the page's own run, whose files stay on offer apart."""
     report = job.report
     if report is None:
         return
     _downloads(job)
+    if run is not None:
+        with st.expander(f"Files of run {run.id} alone", icon=":material/folder_open:"):
+            _downloads(run, key="dl_run")
     now = datetime.now(UTC)
     subjects = subject_by_row(job.table, job.prepared, job.kind)
     succeeded, failed = report.succeeded, report.failed
@@ -201,7 +253,7 @@ def results_panel(console: Console, job: Job) -> None:
     _follow_ups(console, job, now)
 
 
-def _follow_ups(console: Console, job: Job, now: datetime) -> None:
+def _follow_ups(console: Console, job: Job | UploadRuns, now: datetime) -> None:
     retryable = retryable_rows(job.results())
     st.subheader("Follow up", anchor=False)
     left, right = st.columns(2)
@@ -218,7 +270,7 @@ def _follow_ups(console: Console, job: Job, now: datetime) -> None:
     _fix_and_resend(console, job)
 
 
-def _reissue_expired(console: Console, job: Job, now: datetime) -> None:
+def _reissue_expired(console: Console, job: Job | UploadRuns, now: datetime) -> None:
     """The re-issue button follows the clock: it counts links as they expire, with no reload.
     It wakes when the next link expires (at most every 10 s), not every second for nothing."""
     _, next_end = live_links(job.results(), now)
@@ -251,7 +303,7 @@ def start_and_follow(start, page: str | None = None) -> None:
     st.rerun()
 
 
-def _fix_and_resend(console: Console, job: Job) -> None:
+def _fix_and_resend(console: Console, job: Job | UploadRuns) -> None:
     plan = job.plan
     rows = fixable_rows(job.results())
     if not rows or plan is None:
@@ -259,7 +311,7 @@ def _fix_and_resend(console: Console, job: Job) -> None:
     store = f"fix_edits_{job.id}"
     columns = mapped_columns(plan.mapping, job.kind)
     by_row = {r.row: r for r in job.results()}
-    with st.expander(f"Fix and resend {len(rows):,} rows that need an edit", icon=":material/edit:"):
+    with st.expander(f"Fix and resend rows that need an edit ({len(rows):,})", icon=":material/edit:"):
         st.caption("Correct the values in the grid (invalid values, or an agent whose email or phone does not "
                    "match the record), then resend only the rows you changed. They are checked again first.")
         edits = stored_edits(store)
@@ -269,6 +321,12 @@ def _fix_and_resend(console: Console, job: Job) -> None:
             column_config={REASON: st.column_config.TextColumn("reason", width="large")},
         )
         changed = sorted(set(edits) & set(rows))
-        if st.button(f"Resend {len(changed):,} edited rows", icon=":material/send:", disabled=not changed,
+        if st.button(f"Resend edited rows ({len(changed):,})", icon=":material/send:", disabled=not changed,
                      key=f"resend_{job.id}", type="primary"):
-            start_and_follow(lambda: console.resend_edited(job, edited, changed))
+            start_and_follow(lambda: _resend(console, job, edited, changed, store))
+
+
+def _resend(console: Console, job: Job | UploadRuns, edited, rows: list[int], store: str) -> Job:
+    resent = console.resend_edited(job, edited, rows)
+    clear_edits(store)  # sent: the grid starts again from the upload's values as resent
+    return resent

@@ -18,10 +18,11 @@ FILES = ("success.csv", "errors.csv", "results.xlsx", "summary.json")
 
 
 class JobOutputs:
-    def __init__(self, table, report, *, workbook=None):
+    def __init__(self, table, report, *, workbook=None, summary: dict | None = None):
         self._table = table  # csv_io.InputTable
         self._report = report  # results.RunReport
         self._workbook = workbook  # a WorkbookStream that wrote results.xlsx while the run went on
+        self._summary = summary  # summary.json's content, when not the report's own summary
         self._built: dict[str, bytes] = {}
         self._locks = {name: threading.Lock() for name in FILES}
 
@@ -60,6 +61,12 @@ class JobOutputs:
     def built(self, name: str) -> bool:
         return name in self._built
 
+    def build_soon(self, name: str) -> None:
+        """Start building the file in a background thread, so that a click later finds it ready
+        (or waits only for the rest of this build)."""
+        if name not in self._built:
+            threading.Thread(target=self.file, args=(name,), name=f"build-{name}", daemon=True).start()
+
     def _build(self, name: str) -> bytes:
         table, report = self._table, self._report
         if name == "success.csv":
@@ -71,5 +78,5 @@ class JobOutputs:
                 return self._workbook.finish(report.results)
             return to_xlsx_bytes(success_frame(table, report), errors_frame(table, report))
         if name == "summary.json":
-            return summary_json(report)
+            return summary_json(report, self._summary)
         raise KeyError(name)

@@ -64,8 +64,10 @@ def to_xlsx_bytes(success: pd.DataFrame, errors: pd.DataFrame) -> bytes:
     return book.close()
 
 
-def summary_json(report: RunReport) -> bytes:
-    return (json.dumps(report.summary(), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+def summary_json(report: RunReport, summary: dict | None = None) -> bytes:
+    """The report's summary (or `summary`, e.g. an upload's across its runs) as JSON."""
+    content = report.summary() if summary is None else summary
+    return (json.dumps(content, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
 def write_outputs(out_dir: Path, table: InputTable, report: RunReport,

@@ -56,10 +56,11 @@ def stored_runs_frame(stored: Iterable[StoredJob], live: dict) -> pd.DataFrame:
     return pd.DataFrame(lines, columns=RUN_COLUMNS)
 
 
-def stored_outcomes(rows: list[StoredRow], kind: str, table: InputTable | None = None) -> pd.DataFrame:
+def stored_outcomes(rows: list[StoredRow], kind: str, table: InputTable | None = None,
+                    runs: list[str] | None = None) -> pd.DataFrame:
     """A stored run's outcomes, as outcome_frame gives them for a run in memory (never a link);
-    with the run's rebuilt `table`, its own columns too."""
-    return outcome_frame([row.result() for row in rows], {row.row: _subject(row, kind) for row in rows}, table)
+    with the run's rebuilt `table`, its own columns too; with `runs`, each row's run."""
+    return outcome_frame([row.result() for row in rows], {row.row: _subject(row, kind) for row in rows}, table, runs)
 
 
 def stored_label(record: StoredJob) -> str:

@@ -126,11 +126,13 @@ def error_view(table: InputTable, report: RunReport, subjects: Mapping[int, str]
 
 
 def outcome_frame(results: Sequence[RowResult], subjects: Mapping[int, str],
-                  table: InputTable | None = None) -> pd.DataFrame:
+                  table: InputTable | None = None, runs: Sequence[str] | None = None) -> pd.DataFrame:
     """A run's outcomes for analysts: no URL, no token, safe to keep and share. With the run's
-    `table`, each row's own columns follow, its values as given (as in errors.csv)."""
+    `table`, each row's own columns follow, its values as given (as in errors.csv); with `runs`
+    (an upload's), the id of the run each row's outcome comes from."""
     columns = {
         ROW: pd.array([r.row for r in results], dtype="int64"),
+        **({"run": pd.array(list(runs), dtype="str")} if runs is not None else {}),
         SUBJECT: pd.array([subjects.get(r.row, "") for r in results], dtype="str"),
         "ok": pd.array([r.ok for r in results], dtype="bool"),
         "error_code": pd.array([str(r.error_code) if r.error_code else "" for r in results], dtype="str"),

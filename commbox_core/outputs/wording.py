@@ -52,7 +52,8 @@ STATUS_LABELS = {
 }
 
 
-PURPOSE_LABELS = {"run": "run", "retry": "retry of failed rows", "reissue": "re-issue of expired links"}
+PURPOSE_LABELS = {"run": "run", "retry": "retry of failed rows", "resend": "fixed rows resent",
+                  "reissue": "re-issue of expired links"}
 
 
 def iso_utc(moment: datetime | None) -> str:

@@ -100,6 +100,19 @@ def fixable_rows(results: Iterable[RowResult]) -> list[int]:
     return [r.row for r in results if not r.ok and not r.retryable and r.error_code is not ErrorCode.UNAUTHORIZED]
 
 
+def latest_outcomes(runs: Iterable[Iterable[RowResult]]) -> dict[int, tuple[int, RowResult]]:
+    """Each row's latest outcome across a run and its follow-ups (given oldest first), with the
+    position of the run it came from. A follow-up that never sent a row (cancelled, stopped)
+    leaves the row's earlier outcome standing: not sending it changed nothing."""
+    latest: dict[int, tuple[int, RowResult]] = {}
+    for position, results in enumerate(runs):
+        for result in results:
+            if result.error_code is ErrorCode.NOT_ATTEMPTED and result.row in latest:
+                continue
+            latest[result.row] = (position, result)
+    return latest
+
+
 def live_links(results: Iterable[RowResult], now: datetime) -> tuple[int, datetime | None]:
     """How many links are still valid, and when the next of them expires."""
     ends = [r.expires_at for r in results if r.ok and r.expires_at is not None and r.expires_at > now]

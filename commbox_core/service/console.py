@@ -29,6 +29,7 @@ from commbox_core.service.job_records import sha256_of
 from commbox_core.service.jobs import Job
 from commbox_core.service.manager import JobManager
 from commbox_core.service.records import RunRecords
+from commbox_core.service.uploads import UploadRuns
 from commbox_core.storage.audit import CLI_USER, AuditEntry, audit, audit_ticket
 from commbox_core.storage.store import JobStore, default_store
 from commbox_core.tables.columns import ColumnMatch, check_columns, match_columns
@@ -255,6 +256,38 @@ class Console(RunRecords):
     def follow_ups(self, job: Job) -> list[Job]:
         return [j for j in self.jobs.list() if j.parent_id == job.id and self.can(Action.SEE_LINKS, owner=j.started_by)]
 
+    def upload(self, job: Job) -> UploadRuns | None:
+        """The upload `job` belongs to, as one run: its first run and every finished follow-up
+        (of follow-ups too) this role may see, each row once at its latest outcome. None for a run
+        with no finished follow-up, or while the first run goes on."""
+        root = job
+        while root.parent_id and (parent := self.job(root.parent_id)) is not None:
+            root = parent
+        family, frontier = [], [root]
+        while frontier:
+            family.extend(frontier)
+            frontier = [child for run in frontier for child in self.follow_ups(run)]
+        runs = [root, *sorted((run for run in family[1:] if run.finished), key=lambda run: run.created_at)]
+        if not root.finished or len(runs) == 1:
+            return None
+        return self.jobs.upload(runs)
+
+    def running_follow_ups(self, upload: UploadRuns) -> list[Job]:
+        """Follow-ups of the upload still going: their rows join it when they end."""
+        done = {run.id for run in upload.runs}
+        return [run for run in self.jobs.list() if not run.finished and run.id not in done
+                and self._in_upload(run, upload.id)]
+
+    def _in_upload(self, run: Job, root_id: str) -> bool:
+        while run.parent_id:
+            if run.parent_id == root_id:
+                return True
+            parent = self.jobs.get(run.parent_id)
+            if parent is None:
+                return False
+            run = parent
+        return False
+
     def cancel(self, job_id: str) -> None:
         """Cancel a run, here or on the server running it (several servers share the store)."""
         self.require(Action.FOLLOW_UP)
@@ -264,11 +297,11 @@ class Console(RunRecords):
         self.require(Action.FOLLOW_UP)
         return self.jobs.resume(job_id, self.settings, started_by=self.user, role=str(self.role))
 
-    def retry_failed(self, job: Job) -> Job:
+    def retry_failed(self, job: Job | UploadRuns) -> Job:
         self.require(Action.FOLLOW_UP)
         return self.jobs.retry_failed(job, started_by=self.user, role=str(self.role))
 
-    def resend_edited(self, job: Job, edited: InputTable, rows: Sequence[int]) -> Job:
+    def resend_edited(self, job: Job | UploadRuns, edited: InputTable, rows: Sequence[int]) -> Job:
         """Rows edited after the run, validated again with the run's plan, sent as a follow-up."""
         self.require(Action.FOLLOW_UP)
         if job.plan is None:
@@ -276,7 +309,7 @@ class Console(RunRecords):
         prepared = prepare_rows(rows_of(edited, rows), job.plan.mapping, job.kind, job.plan.defaults)
         return self.jobs.resend(job, edited, prepared, started_by=self.user, role=str(self.role))
 
-    def reissue_expired(self, job: Job) -> Job:
+    def reissue_expired(self, job: Job | UploadRuns) -> Job:
         self.require(Action.FOLLOW_UP)
         return self.jobs.reissue_expired(job, started_by=self.user, role=str(self.role))
 

@@ -22,6 +22,7 @@ from commbox_core.runs.runner import BulkRunner
 from commbox_core.service.job_records import job_record, rebuild_prepared, rebuild_table, row_records
 from commbox_core.service.jobs import Job
 from commbox_core.service.tenant_link import TenantLink
+from commbox_core.service.uploads import UploadRuns, combine
 from commbox_core.storage.store import JobStore
 from commbox_core.storage.tenants import TenantBoard
 from commbox_core.tables.read import InputTable
@@ -44,6 +45,7 @@ class JobManager:
         self._lock = threading.Lock()
         self.store = store
         self._watching = False  # the thread that applies cancels asked from other servers
+        self._uploads: dict[str, UploadRuns] = {}  # first run's id -> its upload, as last combined
         if store is not None:
             store.mark_interrupted()
 
@@ -196,16 +198,16 @@ class JobManager:
                 self.store.set_status(job.id, job.status, job.error)
                 self.store.flush()
 
-    def retry_failed(self, job: Job, *, started_by: str, role: str | None = None) -> Job:
+    def retry_failed(self, job: Job | UploadRuns, *, started_by: str, role: str | None = None) -> Job:
         """A new job for the rows whose error may change on retry."""
         retryable = {r.row for r in job.results() if r.retryable}
         return self._child(job, [p for p in job.prepared if p.row in retryable], Purpose.RETRY, started_by, role=role)
 
-    def resend(self, job: Job, table: InputTable, rows: list[PreparedRow], *, started_by: str, role: str | None = None) -> Job:
+    def resend(self, job: Job | UploadRuns, table: InputTable, rows: list[PreparedRow], *, started_by: str, role: str | None = None) -> Job:
         """A new job for rows edited after the run (validated again with the run's plan)."""
-        return self._child(job, rows, Purpose.RETRY, started_by, table=table, role=role)
+        return self._child(job, rows, Purpose.RESEND, started_by, table=table, role=role)
 
-    def reissue_expired(self, job: Job, *, now: datetime | None = None, started_by: str, role: str | None = None) -> Job:
+    def reissue_expired(self, job: Job | UploadRuns, *, now: datetime | None = None, started_by: str, role: str | None = None) -> Job:
         """A new job for the rows whose links have expired (tokens are short-lived)."""
         now = now or datetime.now(UTC)
         expired = {r.row for r in job.results() if r.ok and r.expires_at and r.expires_at <= now}
@@ -236,7 +238,7 @@ class JobManager:
             raise ConsoleError("this needs the job store")
         return self.store.job(job_id), self.store.rows(job_id)
 
-    def _child(self, job: Job, rows: list[PreparedRow], purpose: Purpose, started_by: str,
+    def _child(self, job: Job | UploadRuns, rows: list[PreparedRow], purpose: Purpose, started_by: str,
                table: InputTable | None = None, role: str | None = None) -> Job:
         if not rows:
             raise ConsoleError(f"no rows to {purpose}")
@@ -246,7 +248,21 @@ class JobManager:
             role=role,
         )
 
+    def upload(self, runs: list[Job]) -> UploadRuns:
+        """Finished runs (a first run, then its follow-ups oldest first) as one upload: combined
+        once per set of runs, its results.xlsx started at once in the background (the slow file)."""
+        with self._lock:
+            known = self._uploads.get(runs[0].id)
+        if known is not None and [run.id for run in known.runs] == [run.id for run in runs]:
+            return known
+        upload = combine(runs)
+        upload.outputs.build_soon("results.xlsx")
+        with self._lock:
+            self._uploads[upload.id] = upload
+        return upload
+
     def _forget_old(self) -> None:
         finished = [j for j in sorted(self._jobs.values(), key=lambda j: j.created_at) if j.finished]
         for job in finished[: max(0, len(self._jobs) - MAX_JOBS_KEPT)]:
             del self._jobs[job.id]
+            self._uploads.pop(job.id, None)

@@ -75,6 +75,26 @@ class RunRecords:
         frame = stored_outcomes(rows, record.kind, rebuild_table(record, rows))
         return frame, to_csv_bytes(frame)
 
+    def upload_runs(self, job_id: str) -> list[StoredJob]:
+        """The stored runs of the upload `job_id` belongs to: its first run, then its follow-ups."""
+        self.require(Action.READ_HISTORY)
+        return self.store.upload_of(job_id) if self.store is not None else []
+
+    def upload_outcome_file(self, job_id: str) -> tuple[pd.DataFrame, bytes, list[StoredJob]]:
+        """The outcomes of the upload run `job_id` belongs to, from the store (runs of any process):
+        each row of the file once, at its latest outcome across the first run and its follow-ups,
+        with its values as that run sent them and the run's id. Never a link. Also the runs."""
+        from commbox_core.outputs.files import to_csv_bytes
+        from commbox_core.outputs.history import stored_outcomes
+        from commbox_core.service.uploads import latest_stored_rows
+
+        runs = self.upload_runs(job_id)
+        store = self._need_store()
+        latest = latest_stored_rows([(record, store.rows(record.id)) for record in runs])
+        rows = [row for _, row in latest]
+        frame = stored_outcomes(rows, runs[0].kind, rebuild_table(runs[0], rows), [run_id for run_id, _ in latest])
+        return frame, to_csv_bytes(frame), runs
+
     def audit(self, wanted: AuditFilter = AuditFilter(), limit: int = 10_000) -> pd.DataFrame:
         self.require(Action.READ_AUDIT)
         return audit_frame(self._need_store(), wanted, limit)

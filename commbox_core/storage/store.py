@@ -238,6 +238,19 @@ class JobStore:
             raise ConsoleError(f"no job {job_id} in the job store {self.location}")
         return found[0]
 
+    def upload_of(self, job_id: str) -> list[StoredJob]:
+        """The upload a run belongs to: its first run (the oldest one still stored), then every
+        follow-up of it and of its follow-ups, oldest first."""
+        root = self.job(job_id)
+        while root.parent_id and (parent := self.jobs(1, root.parent_id)):
+            root = parent[0]
+        rows = self.query(
+            "WITH RECURSIVE upload(id) AS (SELECT id FROM jobs WHERE parent_id = ? "
+            "UNION SELECT c.id FROM jobs c JOIN upload u ON c.parent_id = u.id) "
+            f"SELECT j.*, {_LISTED_COUNTS} FROM jobs j WHERE j.id IN (SELECT id FROM upload) ORDER BY j.created_at",
+            [root.id])
+        return [root, *map(_job, rows)]
+
     def rows(self, job_id: str) -> list[StoredRow]:
         return [
             StoredRow(

@@ -48,3 +48,23 @@ def rows_of(table: InputTable, rows: Sequence[int]) -> InputTable:
     wanted = set(rows)
     return table.replaced(table.frame.loc[list(rows)],
                           {row: text for row, text in table.row_problems.items() if row in wanted})
+
+
+def rows_from(table: InputTable, sources: Mapping[int, InputTable]) -> InputTable:
+    """A copy of the table whose rows in `sources` take their values (and structural problem) from
+    the table named there: e.g. each row as its latest run sent it, edited or not."""
+    moved: dict[int, tuple[InputTable, list[int]]] = {}
+    for row, source in sources.items():
+        if source is not table:
+            moved.setdefault(id(source), (source, []))[1].append(row)
+    if not moved:
+        return table
+    frame = table.frame.copy()
+    problems = dict(table.row_problems)
+    for source, rows in moved.values():
+        frame.loc[rows, table.columns] = source.frame.loc[rows, table.columns].to_numpy()
+        for row in rows:
+            problems.pop(row, None)
+            if row in source.row_problems:
+                problems[row] = source.row_problems[row]
+    return table.replaced(frame, problems)

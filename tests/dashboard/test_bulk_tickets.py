@@ -223,14 +223,20 @@ def test_retry_failed_rows_and_reissue_expired_links(new_app):
     wait_for(second)
     app.run()
     assert {r.row for r in second.results() if r.ok} == {1, 2}
+    # The retry's page shows the upload: every row at its latest outcome (row 3 now a 404, 4 and 5 invalid).
+    assert any("2 of 5 rows of this upload have a ticket; 3 failed" in w.value for w in app.warning)
+    assert app.button(key=f"retry_{first.id}").label == "Retry failed rows (0)"  # row 3's latest is a 404
+    assert [e.label for e in app.expander if e.label.startswith("Fix and resend")] == [
+        "Fix and resend rows that need an edit (3)"]
 
     wait_until(lambda: len(expired_rows(second.results(), datetime.now(UTC))) == 2, timeout=5)
     app.run()
-    reissue = app.button(key=f"reissue_{second.id}")
+    reissue = app.button(key=f"reissue_{first.id}")
     assert reissue.label == "Re-issue expired links (2)"
     reissue.click().run()
     third = wait_for(job_manager().get(app.query_params["job"]))
-    assert third.purpose == "reissue" and {r.row for r in third.results() if r.ok} == {1, 2}
+    assert (third.purpose, third.parent_id) == ("reissue", first.id)  # follow-ups hang off the first run
+    assert {r.row for r in third.results() if r.ok} == {1, 2}
 
 
 def test_fix_and_resend_a_row_the_tenant_did_not_find(new_app):
@@ -242,7 +248,7 @@ def test_fix_and_resend_a_row_the_tenant_did_not_find(new_app):
     app.session_state[editor.key] = {"edited_rows": {"0": {"username": "li.wei"}}, "added_rows": [], "deleted_rows": []}
     app.run()
     resend = app.button(key=f"resend_{job.id}")
-    assert resend.label == "Resend 1 edited rows"
+    assert resend.label == "Resend edited rows (1)"
     resend.click().run()
     child = wait_for(job_manager().get(app.query_params["job"]))
     assert child.parent_id == job.id and [(r.row, r.ok) for r in child.results()] == [(3, True)]

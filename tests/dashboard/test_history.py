@@ -14,6 +14,7 @@ from commbox_core.fields import Kind
 from commbox_core.service.manager import JobManager
 from commbox_core.storage.store import JobStore
 from commbox_core.tables.columns import match_columns
+from commbox_core.tables.edits import apply_edits, rows_of
 from commbox_core.tables.read import read_table
 from commbox_core.tickets.prepare import prepare_rows
 from commbox_core.tickets.request import RowDefaults
@@ -169,3 +170,31 @@ def test_history_shows_a_runs_invitations_and_revokes_the_pending_ones(new_app):
     assert "2 invitations revoked." in [message.value for message in app.success]
     invitations = next(df.value for df in app.dataframe if "invitation_id" in df.value.columns)
     assert set(invitations["state"]) == {"revoked"}
+
+
+def test_a_run_with_a_follow_up_shows_the_whole_uploads_outcomes_by_default(new_app, downloads):
+    app = new_app()
+    server = embedded_sandbox()
+    settings = load_settings(environ={}, dotenv_path=None).for_sandbox(sandbox_url(app), server.api_key)
+    table = read_table(b"uniqueId,email,note\nu1,u1@example.com,000123\nu2,not-an-email,second\n", filename="two.csv")
+    mapping = match_columns(table.columns, Kind.CUSTOMER).mapping
+    defaults = RowDefaults(brand="demo", channel_id="demo-channel")
+    first = wait_for(job_manager().start(settings, table, prepare_rows(table, mapping, Kind.CUSTOMER, defaults),
+                                         Kind.CUSTOMER, source_name="two.csv", started_by="carol"))
+    fixed = apply_edits(table, {2: {"email": "u2@example.com"}})
+    resent = wait_for(job_manager().resend(first, fixed, prepare_rows(rows_of(fixed, [2]), mapping, Kind.CUSTOMER,
+                                                                      defaults), started_by="carol"))
+    job_manager().store.flush()
+
+    app.switch_page("app_pages/history.py").run()
+    app.selectbox(key="history_run").set_value(first.id).run()
+    assert_no_exception(app)
+    outcomes = next(df.value for df in app.dataframe if "ok" in df.value.columns)
+    assert outcomes[["row", "run", "ok", "email", "note"]].values.tolist() == [
+        [1, first.id, True, "u1@example.com", "000123"], [2, resent.id, True, "u2@example.com", "second"]]
+    assert app.get("download_button")[0].proto.label == "Download outcomes (CSV, no links)"
+
+    app.segmented_control(key=f"history_scope_{first.id}").set_value("run").run()
+    alone = next(df.value for df in app.dataframe if "ok" in df.value.columns)
+    assert alone[["row", "ok", "error_code", "email"]].values.tolist() == [
+        [1, True, "", "u1@example.com"], [2, False, "invalid", "not-an-email"]]

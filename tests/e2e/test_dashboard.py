@@ -64,7 +64,7 @@ def start_slow_run(page, url: str, tmp_path, name: str, rows: int) -> None:
 
 def download_file(page, tmp_path, label: str) -> Path:
     with page.expect_download() as caught:
-        page.locator("[data-testid='stDownloadButton']").filter(has_text=label).click()
+        page.locator("[data-testid='stDownloadButton']").filter(has_text=label).first.click()  # not a folded one
     path = tmp_path / label
     caught.value.save_as(path)
     return path
@@ -185,17 +185,63 @@ def test_every_page_renders_and_is_photographed(page, dashboard_url):
     expect(page.get_by_text("san…ey").first).to_be_attached()  # a grid cell: drawn on canvas
 
 
-def test_the_reissue_button_counts_links_as_they_expire_without_a_reload(page, tmp_path):
+def edit_cell(page, grid, column: int, text: str) -> None:
+    """Type `text` into the first row's cell `column` places right of the row number, in a
+    data editor (drawn on a canvas: reached by a click on the row, then the keyboard)."""
+    grid.scroll_into_view_if_needed()
+    box = grid.locator("canvas").first.bounding_box()
+    page.mouse.click(box["x"] + 20, box["y"] + 35 + 17)  # the row number of the first data row
+    for _ in range(column):
+        page.keyboard.press("ArrowRight")
+    page.keyboard.press("Enter")  # opens the cell's editor
+    page.locator("textarea.gdg-input").fill(text)
+    page.keyboard.press("Enter")
+
+
+def test_fix_resend_and_reissue_end_in_one_file_for_the_upload(page, tmp_path):
+    """Upload, a row fixed in the grid and resent, expired links re-issued (the button counting
+    them without a reload): the upload's files then hold every row once, at its latest outcome."""
     from .conftest import start_dashboard, stop_server
 
     server, url = start_dashboard({"COMMBOX_AGENT_TTL": "3"}, "e2e-short-ttl-streamlit.log")
     try:
         open_page(page, f"{url}/bulk_tickets")
-        upload(page, tmp_path, "agents.csv", "username,email\njohn.d,john.d@gmail.com\n")
-        page.get_by_role("button", name="Issue 1 ticket").click()
+        upload(page, tmp_path, "agents.csv", AGENTS)  # rows 1-2 fine, 3 not on record, 4 a bad e-mail
+        start_run(page, 3)
         expect(page.get_by_text(DONE)).to_be_visible(timeout=60_000)
+        first_run = page.url
+        page.get_by_text("Fix and resend rows that need an edit (2)").click()
+        edit_cell(page, page.locator("[data-testid='stDataFrame']").last, 4, "maria.g")  # row 3: username
+        resend = page.get_by_role("button", name="Resend edited rows (1)")
+        expect(resend).to_be_enabled()
+        resend.click()
+        expect(page.get_by_text("3 of 4 rows of this upload have a ticket; 1 failed")).to_be_visible(timeout=60_000)
+        assert page.url != first_run  # the resend's own page, showing the whole upload
+        before = {r["row"]: r["url"] for r in download(page, tmp_path, "success.csv")}
+        assert sorted(before) == ["1", "2", "3"]
+
         loaded = page.url
-        expect(page.get_by_role("button", name="Re-issue expired links (1)")).to_be_enabled(timeout=15_000)
-        assert page.url == loaded  # the same page, never reloaded
+        reissue = page.get_by_role("button", name="Re-issue expired links (3)")
+        expect(reissue).to_be_enabled(timeout=15_000)  # counted as they expire, without a reload
+        assert page.url == loaded
+        reissue.click()
+        expect(page.get_by_text("3 of 4 rows of this upload have a ticket; 1 failed")).to_be_visible(timeout=60_000)
+        expect(page.get_by_text(re.compile(r"· 2 follow-ups: "))).to_be_visible()
+        screenshot(page, "bulk-upload-with-follow-ups")
+
+        success = download(page, tmp_path, "success.csv")
+        assert [(r["row"], r["username"]) for r in success] == [("1", "john.d"), ("2", "noa.c"), ("3", "maria.g")]
+        assert not {r["url"] for r in success} & set(before.values())  # every link the re-issue's
+        errors = download(page, tmp_path, "errors.csv")
+        assert [(r["row"], r["error_code"]) for r in errors] == [("4", "invalid")]
+        book = openpyxl.load_workbook(download_file(page, tmp_path, "results.xlsx"))
+        assert [row[0] for row in book["Success"].iter_rows(min_row=2, values_only=True)] == [1, 2, 3]
+        assert [row[0] for row in book["Errors"].iter_rows(min_row=2, values_only=True)] == [4]
+        link = page.context.new_page()
+        link.goto(success[2]["url"])
+        expect(link.locator("[data-testid=sandbox-login-ok]")).to_be_visible()
+
+        page.goto(first_run)  # the first run shows the upload too: not its own "2 failed"
+        expect(page.get_by_text("3 of 4 rows of this upload have a ticket; 1 failed")).to_be_visible()
     finally:
         stop_server(server)

@@ -62,7 +62,7 @@ def test_edited_rows_are_validated_again_with_the_runs_plan(console):
     edited = apply_edits(job.table, {3: {"username": "john.d", "email": "john.d@gmail.com"}})  # had no username
     fixed = console.resend_edited(job, edited, [3])
     assert fixed.wait(30)
-    assert (fixed.purpose, fixed.parent_id) == (Purpose.RETRY, job.id)
+    assert (fixed.purpose, fixed.parent_id) == (Purpose.RESEND, job.id)
     assert [(r.row, r.ok) for r in fixed.results()] == [(3, True)]
 
 
