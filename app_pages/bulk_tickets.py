@@ -18,7 +18,8 @@ from commbox_core.tickets.prepare import duplicate_rows
 from commbox_core.tickets.request import RowDefaults
 from ui.editing import clear_edits, paged_editor, stored_edits
 from ui.invitations import invitation_choices
-from ui.runs import open_run, results_panel, run_progress, run_summary, upload_summary
+from ui.runs import open_run, results_panel, run_progress, run_summary
+from ui.uploads import upload_summary
 from ui.text import inert
 from ui.widgets import page_start
 

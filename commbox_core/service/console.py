@@ -249,44 +249,27 @@ class Console(RunRecords):
         """A run this process holds (with its links), or None; None too when this role may not see
         that run's links (an analyst, or an issuer and another's run): its stored view is for them."""
         job = self.jobs.get(job_id)
-        if job is None or not self.can(Action.SEE_LINKS, owner=job.started_by):
-            return None
-        return job
+        return job if job is not None and self._sees_links(job) else None
 
     def follow_ups(self, job: Job) -> list[Job]:
-        return [j for j in self.jobs.list() if j.parent_id == job.id and self.can(Action.SEE_LINKS, owner=j.started_by)]
+        return [j for j in self.jobs.list() if j.parent_id == job.id and self._sees_links(j)]
 
     def upload(self, job: Job) -> UploadRuns | None:
         """The upload `job` belongs to, as one run: its first run and every finished follow-up
         (of follow-ups too) this role may see, each row once at its latest outcome. None for a run
         with no finished follow-up, or while the first run goes on."""
-        root = job
-        while root.parent_id and (parent := self.job(root.parent_id)) is not None:
-            root = parent
-        family, frontier = [], [root]
-        while frontier:
-            family.extend(frontier)
-            frontier = [child for run in frontier for child in self.follow_ups(run)]
-        runs = [root, *sorted((run for run in family[1:] if run.finished), key=lambda run: run.created_at)]
-        if not root.finished or len(runs) == 1:
+        runs = self.jobs.upload_family(job, self._sees_links)
+        finished = [runs[0], *(run for run in runs[1:] if run.finished)]
+        if not runs[0].finished or len(finished) == 1:
             return None
-        return self.jobs.upload(runs)
+        return self.jobs.upload(finished)
 
     def running_follow_ups(self, upload: UploadRuns) -> list[Job]:
         """Follow-ups of the upload still going: their rows join it when they end."""
-        done = {run.id for run in upload.runs}
-        return [run for run in self.jobs.list() if not run.finished and run.id not in done
-                and self._in_upload(run, upload.id)]
+        return [run for run in self.jobs.upload_family(upload.root, self._sees_links) if not run.finished]
 
-    def _in_upload(self, run: Job, root_id: str) -> bool:
-        while run.parent_id:
-            if run.parent_id == root_id:
-                return True
-            parent = self.jobs.get(run.parent_id)
-            if parent is None:
-                return False
-            run = parent
-        return False
+    def _sees_links(self, job: Job) -> bool:
+        return self.can(Action.SEE_LINKS, owner=job.started_by)
 
     def cancel(self, job_id: str) -> None:
         """Cancel a run, here or on the server running it (several servers share the store)."""

@@ -248,6 +248,20 @@ class JobManager:
             role=role,
         )
 
+    def upload_family(self, job: Job, visible: Callable[[Job], bool]) -> list[Job]:
+        """The runs of the upload `job` belongs to that `visible` lets through: its first run (the
+        oldest held here), then every follow-up of it and of its follow-ups, oldest first."""
+        root = job
+        while root.parent_id and (parent := self.get(root.parent_id)) is not None and visible(parent):
+            root = parent
+        jobs = self.list()
+        family, frontier = [root], {root.id}
+        while frontier:
+            children = [j for j in jobs if j.parent_id in frontier and visible(j)]
+            family.extend(children)
+            frontier = {j.id for j in children}
+        return [root, *sorted(family[1:], key=lambda j: j.created_at)]
+
     def upload(self, runs: list[Job]) -> UploadRuns:
         """Finished runs (a first run, then its follow-ups oldest first) as one upload: combined
         once per set of runs, its results.xlsx started at once in the background (the slow file)."""

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import openpyxl
 import requests
 
+from commbox_core.outputs.wording import counted
 from commbox_core.runs.results import expired_rows
 from commbox_core.vocabulary import ErrorCode
 from ui.backend import SESSION_OVERRIDES, job_manager
@@ -284,7 +285,7 @@ def test_cancel_stops_a_run_and_leaves_the_rest_unsent(new_app):
     assert unsent and len(unsent) < 200
     # Rows never sent are not failures: counted apart, and said so (it read "Failed 7,755").
     assert metrics(app)["Failed"] == "0" and metrics(app)["Not sent"] == f"{len(unsent):,}"
-    assert any(f"{len(unsent):,} rows never sent" in w.value for w in app.warning)
+    assert any(f"{counted(len(unsent), 'row')} never sent" in w.value for w in app.warning)
     assert app.button(key=f"retry_{job.id}").label == f"Retry failed rows ({len(unsent)})"
 
 

@@ -29,7 +29,7 @@ CUSTOMERS = (
     "000123,dana.levi@example.co.il,+972 54 123 4567,Dana,Levi\n"
     "C-9001,,,Jing,Chen\n"
 )
-DONE = re.compile(r"Done: (all \d+ rows|\d+ of \d+ rows) got a ticket")
+DONE = re.compile(r"Done: (all \d+ rows|\d+ of \d+ rows|the one row) got a ticket")
 
 
 def open_page(page, url: str) -> None:
