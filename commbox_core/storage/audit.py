@@ -102,7 +102,7 @@ class AuditFilter:
 
 
 def audit_frame(store: JobStore, wanted: AuditFilter = AuditFilter(), limit: int = 10_000) -> pd.DataFrame:
-    """Entries matching the filter, newest first."""
+    """Entries matching the filter, newest first: at most `limit` of them (-1: every one)."""
     import pandas as pd
 
     clauses, params = [], []
@@ -121,8 +121,9 @@ def audit_frame(store: JobStore, wanted: AuditFilter = AuditFilter(), limit: int
         escaped = wanted.subject.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         params.append(f"%{escaped}%")
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-    rows = store.query(f"SELECT {_QUOTED} FROM audit {where} ORDER BY at DESC, id DESC LIMIT ?",
-                       [*params, limit])
+    bounded = "LIMIT ?" if limit >= 0 else ""  # PostgreSQL refuses SQLite's LIMIT -1 (no bound)
+    rows = store.query(f"SELECT {_QUOTED} FROM audit {where} ORDER BY at DESC, id DESC {bounded}",
+                       [*params, limit] if bounded else params)
     frame = pd.DataFrame([dict(row) for row in rows], columns=COLUMNS)
     frame["one_time_use"] = frame["one_time_use"].astype(bool)
     return frame

@@ -97,6 +97,8 @@ def test_rows_land_with_fingerprints_and_never_a_token(sandbox, store_target, tm
     audit = audit_frame(store, AuditFilter(user="alice"))
     assert len(audit) == 12 and set(audit["outcome"]) == {"ok"}  # the invalid row was never asked for
     assert len(audit_frame(store, AuditFilter(subject="C1"))) == 4  # c1, c10, c11, c12
+    assert len(audit_frame(store, AuditFilter(user="alice"), limit=5)) == 5
+    assert len(audit_frame(store, AuditFilter(user="alice"), limit=-1)) == 12  # the export: every entry
 
 
 def test_a_dead_owner_makes_the_job_interrupted_and_resume_sends_only_what_is_left(sandbox, store_target, open_store):
