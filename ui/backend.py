@@ -47,7 +47,7 @@ def job_manager() -> JobManager:
     the SQLite file in the data folder).
     Opening it marks runs whose process is gone as interrupted; old runs and audit entries go.
     With COMMBOX_TAKEOVER_SECONDS, this server also finishes the runs of servers that died."""
-    console = Console.open(configured_settings())
+    console = Console.open(configured_settings(), run_in_process=True)  # big runs leave the pages the GIL
     settings = server_settings()
     if settings.takeover_seconds:
         TakeoverLoop(Console(settings, jobs=console.jobs, user=TAKEOVER_USER), settings.takeover_seconds).start()

@@ -69,14 +69,15 @@ class Console(RunRecords):
 
     @classmethod
     def open(cls, settings: Settings, *, db: Path | str | None = None, user: str = CLI_USER,
-             use_store: bool = True, role: Role = Role.ADMIN) -> Console:
+             use_store: bool = True, role: Role = Role.ADMIN, run_in_process: bool = False) -> Console:
         """A console over the job store at `db` (a SQLite path or a postgresql:// URL; default: default_store), with the
-        retention period applied; use_store=False keeps runs in memory only."""
-        if not use_store:
-            return cls(settings, user=user, role=role)
-        store = JobStore(db or default_store(settings), lease_s=settings.lease_seconds)
-        store.apply_retention(settings.retention_days)
-        return cls(settings, store=store, user=user, role=role)
+        retention period applied; use_store=False keeps runs in memory only. `run_in_process`: big
+        ticket runs go to a child process (see service/run_process.py), as a dashboard wants."""
+        store = None
+        if use_store:
+            store = JobStore(db or default_store(settings), lease_s=settings.lease_seconds)
+            store.apply_retention(settings.retention_days)
+        return cls(settings, jobs=JobManager(store, run_in_process=run_in_process), user=user, role=role)
 
     def acting_as(self, user: str, settings: Settings | None = None, role: Role | None = None) -> Console:
         """The same runs and store, for another user (or other settings, or another role)."""
@@ -233,17 +234,9 @@ class Console(RunRecords):
         settings = self.settings
         if concurrency is not None and concurrency != settings.concurrency:
             settings = settings.replace(concurrency=concurrency)
-        workbook = None
-        if stream_workbook and not invitations:
-            from commbox_core.outputs.lines import workbook_stream
-
-            workbook = workbook_stream(table, [p.row for p in prepared])
-        job = self.jobs.start(settings, table, prepared, kind, source_name=table.filename, started_by=self.user,
-                              source_sha256=source_sha256, plan=plan,
-                              listeners=[*listeners, *([workbook.add] if workbook else [])],
-                              invitations=invitations, role=str(self.role))
-        job.workbook = workbook
-        return job
+        return self.jobs.start(settings, table, prepared, kind, source_name=table.filename, started_by=self.user,
+                               source_sha256=source_sha256, plan=plan, listeners=listeners, invitations=invitations,
+                               role=str(self.role), stream_workbook=stream_workbook)
 
     def job(self, job_id: str | None) -> Job | None:
         """A run this process holds (with its links), or None; None too when this role may not see

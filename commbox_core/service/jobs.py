@@ -62,6 +62,7 @@ class Job:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _outcomes: tuple | None = field(default=None, repr=False)
     listeners: list = field(default_factory=list, repr=False)  # called with each row's result as it lands
+    records: bool = field(default=True, repr=False)  # False: its runner's process writes outcomes and audit itself
     workbook: object | None = field(default=None, repr=False)  # a WorkbookStream fed as rows land, if any
 
     @property
@@ -132,7 +133,7 @@ class Job:
             self._live[result.row] = result
         for listener in self.listeners:
             listener(result)
-        if self.store is not None:
+        if self.store is not None and self.records:
             self.store.record_result(self.id, result)
             request = self._requests.get(result.row)
             user = self.started_by or CLI_USER

@@ -21,6 +21,8 @@ from commbox_core.runs.results import RowResult
 from commbox_core.runs.runner import BulkRunner
 from commbox_core.service.job_records import job_record, rebuild_prepared, rebuild_table, row_records
 from commbox_core.service.jobs import Job
+from commbox_core.outputs.lines import workbook_stream
+from commbox_core.service.run_process import PROCESS_MIN_ROWS, ChildRun, ProcessRunner
 from commbox_core.service.tenant_link import TenantLink
 from commbox_core.service.uploads import UploadRuns, combine
 from commbox_core.storage.store import JobStore
@@ -38,10 +40,13 @@ CANCEL_POLL_S = 1.0  # how often a server looks whether another asked to cancel 
 class JobManager:
     """Starts runs in background threads and finds them again by id."""
 
-    def __init__(self, store: JobStore | None = None):
+    def __init__(self, store: JobStore | None = None, *, run_in_process: bool = False):
         """With a store, every job and row outcome is written as it lands, and runs left
-        running by a process that is gone are marked interrupted now."""
+        running by a process that is gone are marked interrupted now. `run_in_process`: ticket
+        runs of PROCESS_MIN_ROWS rows or more run in a child process (a dashboard's, to keep its
+        interpreter for pages)."""
         self._jobs: dict[str, Job] = {}
+        self.run_in_process = run_in_process
         self._lock = threading.Lock()
         self.store = store
         self._watching = False  # the thread that applies cancels asked from other servers
@@ -73,10 +78,12 @@ class JobManager:
         listeners: Iterable[Callable[[RowResult], None]] = (),
         invitations: InvitationOptions | None = None,
         role: str | None = None,
+        stream_workbook: bool = False,
     ) -> Job:
         """Start a run. The plan, kept in the store, lets a restarted server validate edited rows again;
         each listener is called with every row's result as it lands (from the runner's threads).
-        With `invitations`, each valid row gets an invitation link instead of a ticket."""
+        With `invitations`, each valid row gets an invitation link instead of a ticket.
+        `stream_workbook`: results.xlsx is written as rows land (the job's outputs use it)."""
         self._check_can_run(settings, kind, invitations)
         job = Job(
             id=uuid.uuid4().hex[:12], kind=kind, table=table, prepared=prepared, runner=None,
@@ -86,7 +93,7 @@ class JobManager:
         )
         if self.store is not None:
             self.store.create_job(job_record(job, source_sha256), row_records(table, prepared))
-        return self._launch(job)
+        return self._launch(job, stream_workbook=stream_workbook and invitations is None)
 
     def resume(self, job_id: str, settings: Settings, *, started_by: str = "", role: str | None = None) -> Job:
         """Go on with a stored job that did not finish: send only the rows never answered or
@@ -122,13 +129,22 @@ class JobManager:
         if invitations is not None:
             check_can_issue(settings.public_url, self.store)
 
-    def _launch(self, job: Job) -> Job:
+    def _launch(self, job: Job, *, stream_workbook: bool = False) -> Job:
         settings = job.settings
         client = CommBoxClient.from_settings(settings)
+        rows = job.prepared if job.to_send is None else job.to_send
         if job.invitations is not None:
             job.runner = InvitationIssuer(self.store, settings.public_url, job.invitations, job_id=job.id,
                                           created_by=job.started_by or "cli")
+        elif self.run_in_process and len(rows) >= PROCESS_MIN_ROWS:
+            job.runner = ProcessRunner(ChildRun(
+                settings, str(self.store.target) if self.store is not None else None, job.id, job.started_by,
+                job.role, rows, job.kind, job.table if stream_workbook else None))
+            job.records = False  # the child writes outcomes and audit entries to the store
         else:
+            if stream_workbook:
+                job.workbook = workbook_stream(job.table, [p.row for p in rows])
+                job.listeners.append(job.workbook.add)
             job.runner = BulkRunner(client, LinkBuilder(settings), concurrency=settings.concurrency,
                                     rate_limit=settings.rate_limit)
             if self.store is not None:  # so that a crash leaves exactly the rows in flight in doubt
@@ -184,6 +200,8 @@ class JobManager:
                 if isinstance(job.runner, BulkRunner):  # runs on one tenant share its limit
                     link = TenantLink(TenantBoard(self.store), job.settings.api_host, job.id, job.runner.pacer).start()
             report = job.runner.run(job.prepared if job.to_send is None else job.to_send, job.kind)
+            if isinstance(job.runner, ProcessRunner):
+                job.workbook = job.runner.workbook  # before the report: outputs are built once it is there
             if job.earlier:  # a resumed job reports on every row, old outcomes included
                 merged = {**job.earlier, **{r.row: r for r in report.results}}
                 report.results = [merged[row] for row in sorted(merged)]

@@ -87,6 +87,7 @@ class JobStore:
         """`target`: a SQLite file (a path, or sqlite:///path) or a postgresql:// URL. `lease_s`:
         how long a run's owner may stay silent before another server may take the run over."""
         self.lease_s = lease_s
+        self.target = target  # for a run's child process to open the same store (holds a URL's password)
         try:
             self.database = open_database(target)
         except Exception as exc:  # noqa: BLE001 - any driver's error: one clear line, never the password

@@ -1,0 +1,134 @@
+"""The child side of a run in its own process (see run_process.py):
+`python -m commbox_core.service.run_child FD`, FD one end of a socket pair to the parent.
+
+It reads a ChildRun, runs its rows as BulkRunner does in a thread (store marks before sending,
+outcomes and audit entries as rows land, the tenant's shared limit), and sends the parent every
+row's result in batches ten times a second with the progress, then the report (and results.xlsx,
+when asked for). A "cancel" from the parent cancels the run; the parent's end (it stopped, or was
+killed) ends this process at once, leaving rows in flight in doubt, as a killed thread would.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from multiprocessing.connection import Connection
+
+from commbox_core.api.client import CommBoxClient
+from commbox_core.runs.results import RowResult
+from commbox_core.runs.runner import BulkRunner
+from commbox_core.service.run_process import ChildRun
+from commbox_core.service.tenant_link import TenantLink
+from commbox_core.storage.audit import CLI_USER, audit_ticket
+from commbox_core.storage.store import JobStore
+from commbox_core.storage.tenants import TenantBoard
+from commbox_core.tickets.links import LinkBuilder
+
+SEND_EVERY_S = 0.1
+
+
+class Outbox:
+    """Results to send, in batches every SEND_EVERY_S with the run's progress."""
+
+    def __init__(self, connection: Connection, runner: BulkRunner):
+        self._connection, self._runner = connection, runner
+        self._batch: list[RowResult] = []
+        self._lock = threading.Lock()  # the batch, and the connection (the main thread sends last)
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="outbox", daemon=True)
+
+    def start(self) -> Outbox:
+        self._thread.start()
+        return self
+
+    def add(self, result: RowResult) -> None:
+        with self._lock:
+            self._batch.append(result)
+
+    def send(self, message: tuple) -> None:
+        with self._lock:
+            self._connection.send(message)
+
+    def flush(self) -> None:
+        with self._lock:
+            batch, self._batch = self._batch, []
+            self._connection.send(("results", self._runner.progress(), batch))
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
+        self.flush()
+
+    def _loop(self) -> None:
+        while not self._done.wait(SEND_EVERY_S):
+            self.flush()
+
+
+def _listen(connection: Connection, runner: BulkRunner) -> None:
+    """Pass on a cancel; end this process when the parent's end closes (it is gone)."""
+    try:
+        while True:
+            if connection.recv()[0] == "cancel":
+                runner.cancel()
+    except (EOFError, OSError):
+        os._exit(3)  # noqa: SLF001 - no row after the parent: a new owner may take the run over
+
+
+def run(connection: Connection, child: ChildRun) -> None:
+    settings = child.settings
+    store = JobStore(child.store, lease_s=settings.lease_seconds) if child.store else None
+    client = CommBoxClient.from_settings(settings)
+    runner = BulkRunner(client, LinkBuilder(settings), concurrency=settings.concurrency, rate_limit=settings.rate_limit)
+    outbox = Outbox(connection, runner)
+    stream = None
+    if child.workbook is not None:
+        from commbox_core.outputs.lines import workbook_stream
+
+        stream = workbook_stream(child.workbook, [p.row for p in child.rows])
+    requests = {p.row: p.request for p in child.rows if p.request is not None}
+
+    def collect(result: RowResult) -> None:
+        outbox.add(result)
+        if stream is not None:
+            stream.add(result)
+        if store is not None:
+            store.record_result(child.job_id, result)
+            request = requests.get(result.row)
+            if request is not None:
+                audit_ticket(store, child.started_by or CLI_USER, settings.api_host, request, result, child.job_id,
+                             role=child.role)
+
+    runner.on_result = collect
+    link = None
+    if store is not None:  # so that a crash leaves exactly the rows in flight in doubt
+        runner.before_send = lambda row: store.mark_sent(child.job_id, row)
+        link = TenantLink(TenantBoard(store), settings.api_host, child.job_id, runner.pacer).start()
+    threading.Thread(target=_listen, args=(connection, runner), name="parent", daemon=True).start()
+    outbox.start()
+    try:
+        report = runner.run(child.rows, child.kind)
+    finally:
+        if link is not None:
+            link.stop()
+        client.close()
+    outbox.stop()
+    workbook = stream.finish(report.results) if stream is not None else None
+    if store is not None:
+        store.flush()
+        store.close()
+    outbox.send(("done", report, workbook))
+
+
+def main(fd: int) -> int:
+    connection = Connection(fd)
+    try:
+        run(connection, connection.recv())
+    except Exception as exc:  # noqa: BLE001 - the parent reports it; never a message with a link in it
+        connection.send(("failed", f"the run stopped unexpectedly: {type(exc).__name__}"))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(int(sys.argv[1])))
