@@ -25,6 +25,7 @@ context = page_start(
 console = context.console
 runs_tab, invitations_tab, audit_tab = st.tabs(["Runs", "Invitations", "Audit log"])
 BULK_PAGE = "app_pages/bulk_tickets.py"  # where a run started here is followed
+AUDIT_SHOWN = 1_000  # entries in the audit tab's table (every History load builds it); the export has them all
 
 
 SCOPES = {"upload": "The whole upload", "run": "This run alone"}
@@ -186,7 +187,11 @@ with audit_tab:
     since = fourth.date_input("Since", value=date.today() - timedelta(days=7), key="audit_since")
     wanted = AuditFilter(since=datetime.combine(since, time(), UTC) if since else None, user=user,
                          subject=subject.strip(), outcome=outcome)
-    entries = console.audit(wanted)
+    entries = console.audit(wanted, limit=AUDIT_SHOWN)
+    matching = console.audit_count(wanted) if len(entries) == AUDIT_SHOWN else len(entries)
+    st.caption(f"The newest {AUDIT_SHOWN:,} of {counted(matching, 'matching entry', 'matching entries')}: narrow "
+               "the filters, or export them all." if matching > AUDIT_SHOWN else counted(matching, "matching entry",
+                                                                                        "matching entries") + ".")
     st.dataframe(entries, hide_index=True, key="audit_table")
     if console.can(Action.EXPORT_AUDIT):
         st.download_button("Export every matching entry (CSV)", lambda: console.audit_file(wanted),

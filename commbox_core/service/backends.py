@@ -19,8 +19,9 @@ from commbox_core.service.sandbox_process import SandboxProcess
 
 def start_sandbox() -> SandboxProcess:
     """The sandbox in a child process on a free loopback port, until this process ends (however it
-    ends: the child stops within a second of being orphaned)."""
-    server = SandboxProcess(exit_with_parent=True).start()
+    ends: the child stops within a second of being orphaned). It stands in for a tenant far away,
+    so it runs below this process's priority, as a run's own process does."""
+    server = SandboxProcess(exit_with_parent=True, background=True).start()
     atexit.register(server.stop)
     return server
 

@@ -11,7 +11,7 @@ from commbox_core.fields import Kind
 from commbox_core.runs.results import RunReport
 from commbox_core.service.job_records import rebuild_table
 from commbox_core.storage import invitations as stored_invitations
-from commbox_core.storage.audit import AuditFilter, audit_frame, audit_users
+from commbox_core.storage.audit import AuditFilter, audit_count, audit_frame, audit_users
 from commbox_core.storage.records import StoredJob, StoredRow
 from commbox_core.tables.read import InputTable
 
@@ -98,6 +98,10 @@ class RunRecords:
     def audit(self, wanted: AuditFilter = AuditFilter(), limit: int = 10_000) -> pd.DataFrame:
         self.require(Action.READ_AUDIT)
         return audit_frame(self._need_store(), wanted, limit)
+
+    def audit_count(self, wanted: AuditFilter = AuditFilter()) -> int:
+        self.require(Action.READ_AUDIT)
+        return audit_count(self._need_store(), wanted)
 
     def audit_file(self, wanted: AuditFilter = AuditFilter()) -> bytes:
         """The log's entries matching `wanted`, every one of them, as CSV (admins only)."""

@@ -19,6 +19,7 @@ from commbox_core.api.client import CommBoxClient
 from commbox_core.runs.results import RowResult
 from commbox_core.runs.runner import BulkRunner
 from commbox_core.service.run_process import ChildRun
+from commbox_core.service.sandbox_process import BACKGROUND_NICENESS
 from commbox_core.service.tenant_link import TenantLink
 from commbox_core.storage.audit import CLI_USER, audit_ticket
 from commbox_core.storage.store import JobStore
@@ -121,6 +122,7 @@ def run(connection: Connection, child: ChildRun) -> None:
 
 
 def main(fd: int) -> int:
+    os.nice(BACKGROUND_NICENESS)  # a run is batch work: the server's pages (people waiting) come first
     connection = Connection(fd)
     try:
         run(connection, connection.recv())

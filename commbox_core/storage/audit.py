@@ -101,10 +101,8 @@ class AuditFilter:
     job_id: str = ""
 
 
-def audit_frame(store: JobStore, wanted: AuditFilter = AuditFilter(), limit: int = 10_000) -> pd.DataFrame:
-    """Entries matching the filter, newest first: at most `limit` of them (-1: every one)."""
-    import pandas as pd
-
+def _where(wanted: AuditFilter) -> tuple[str, list]:
+    """The WHERE clause (with its parameters) of the entries matching the filter."""
     clauses, params = [], []
     if wanted.since:
         clauses.append("at >= ?")
@@ -120,13 +118,26 @@ def audit_frame(store: JobStore, wanted: AuditFilter = AuditFilter(), limit: int
         clauses.append("lower(subject) LIKE ? ESCAPE '\\'")
         escaped = wanted.subject.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         params.append(f"%{escaped}%")
-    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    return (f"WHERE {' AND '.join(clauses)}" if clauses else ""), params
+
+
+def audit_frame(store: JobStore, wanted: AuditFilter = AuditFilter(), limit: int = 10_000) -> pd.DataFrame:
+    """Entries matching the filter, newest first: at most `limit` of them (-1: every one)."""
+    import pandas as pd
+
+    where, params = _where(wanted)
     bounded = "LIMIT ?" if limit >= 0 else ""  # PostgreSQL refuses SQLite's LIMIT -1 (no bound)
     rows = store.query(f"SELECT {_QUOTED} FROM audit {where} ORDER BY at DESC, id DESC {bounded}",
                        [*params, limit] if bounded else params)
     frame = pd.DataFrame([dict(row) for row in rows], columns=COLUMNS)
     frame["one_time_use"] = frame["one_time_use"].astype(bool)
     return frame
+
+
+def audit_count(store: JobStore, wanted: AuditFilter = AuditFilter()) -> int:
+    """How many entries match the filter."""
+    where, params = _where(wanted)
+    return store.query(f"SELECT count(*) AS n FROM audit {where}", params)[0]["n"]
 
 
 def audit_users(store: JobStore) -> list[str]:

@@ -99,6 +99,7 @@ def test_audit_log_lists_single_and_bulk_tickets_with_filters(new_app, downloads
     app.text_input(key="audit_subject").set_value("AUDITED2").run()
     audit = next(df.value for df in app.dataframe if "fingerprint" in df.value.columns)
     assert audit["subject"].tolist() == ["audited2"]
+    assert "1 matching entry." in [c.value for c in app.caption]
     exported = read_csv(downloads(next(b for b in app.get("download_button") if "every matching entry" in b.proto.label)))
     assert [line["subject"] for line in exported] == ["audited2"]
     assert not any("ta=" in value for line in exported for value in line.values())

@@ -18,7 +18,7 @@ import pytest
 from commbox_core.errors import ConsoleError
 from commbox_core.fields import Kind
 from commbox_core.service.manager import JobManager
-from commbox_core.storage.audit import AuditFilter, audit_frame
+from commbox_core.storage.audit import AuditFilter, audit_count, audit_frame
 from commbox_core.storage.database import open_database
 from commbox_core.storage.schema import MIGRATIONS, SCHEMA_VERSION, for_postgres, statements
 from commbox_core.storage.store import JobStore
@@ -99,6 +99,7 @@ def test_rows_land_with_fingerprints_and_never_a_token(sandbox, store_target, tm
     assert len(audit_frame(store, AuditFilter(subject="C1"))) == 4  # c1, c10, c11, c12
     assert len(audit_frame(store, AuditFilter(user="alice"), limit=5)) == 5
     assert len(audit_frame(store, AuditFilter(user="alice"), limit=-1)) == 12  # the export: every entry
+    assert audit_count(store, AuditFilter(user="alice")) == 12 and audit_count(store, AuditFilter(subject="C1")) == 4
 
 
 def test_a_dead_owner_makes_the_job_interrupted_and_resume_sends_only_what_is_left(sandbox, store_target, open_store):
