@@ -53,28 +53,26 @@ def dashboard(sizes: Sizes, rows: int) -> list[Finding]:
 
 
 def _measure(browser, url: str, folder: Path, source: Path, rows: int, cli: tuple[float, float]) -> list[Finding]:
-    _load(browser, f"{url}/history")  # warm: the first load imports the pages
-    idle = [_load(browser, f"{url}/history") for _ in range(LOADS)]
-    page = browser.new_page()
-    page.goto(f"{url}/bulk_tickets")
-    page.wait_for_selector(APP_DONE, state="attached", timeout=60_000)
-    page.get_by_text("Customers: chat links").click()
-    page.wait_for_selector(APP_DONE, state="attached", timeout=60_000)
-    page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(source))
-    button = page.get_by_role("button", name=f"Issue {rows:,} tickets")
-    button.wait_for(timeout=120_000)
-    button.click()
-    page.wait_for_url("**job=*", timeout=60_000)
-    busy = [_load(browser, f"{url}/history") for _ in range(LOADS)]
+    """Two runs of the same file: one watched on its page (its rate, then results.xlsx), one
+    while History is loaded again and again in fresh tabs; the idle loads come between the two,
+    so that they show the same store but no run going on."""
     store = folder / "data" / "console.sqlite3"
-    during = "the run still going after the last load" if not _ended(store) else "THE RUN ENDED BEFORE THE LAST LOAD"
-    seconds = _wait_for_run(store)
+    _load(browser, f"{url}/history")  # warm: the first load imports the pages
+    page = browser.new_page()
+    _start_run(page, url, source, rows)
+    seconds = _wait_for_run(store, 1)
     page.wait_for_selector("text=Done: all", timeout=120_000)
     started = time.perf_counter()
     with page.expect_download(timeout=120_000) as caught:
-        page.locator("[data-testid='stDownloadButton']").filter(has_text="results.xlsx").click()
+        page.locator("[data-testid='stDownloadButton']").filter(has_text="results.xlsx").first.click()
     caught.value.path()
     xlsx = time.perf_counter() - started
+    # Idle now holds what the second run's loads will hold (one run of this size behind), but no run.
+    idle = [_load(browser, f"{url}/history") for _ in range(LOADS)]
+    _start_run(page, url, source, rows)
+    busy = [_load(browser, f"{url}/history") for _ in range(LOADS)]
+    during = "the run still going after the last load" if _finished(store) < 2 else "THE RUN ENDED BEFORE THE LAST LOAD"
+    loaded_seconds = _wait_for_run(store, 2)
     page.close()
     ratio = statistics.median(busy) / statistics.median(idle)
     rate, (cli_rate, stored_rate) = rows / seconds, cli
@@ -84,11 +82,29 @@ def _measure(browser, url: str, folder: Path, source: Path, rows: int, cli: tupl
                 f"idle {_seconds(idle)}; during the run {_seconds(busy)} (median of {LOADS} each; {during})"),
         Finding("dashboard", f"the dashboard's run of {rows:,} customers at 0 ms over `bulk`'s on the same machine",
                 f"{rate / cli_rate:.2f}", ">= 0.9", rate / cli_rate >= 0.9,
-                f"dashboard {rate:,.0f} rows/s ({seconds:.1f} s, store included); bulk {cli_rate:,.0f} rows/s; "
-                f"bulk --db (a store, as the dashboard) {stored_rate:,.0f} rows/s: {rate / stored_rate:.2f} of it"),
+                f"dashboard {rate:,.0f} rows/s ({seconds:.1f} s from the click to the end, its page open, store "
+                f"included); bulk {cli_rate:,.0f} rows/s; bulk --db (a store, as the dashboard) {stored_rate:,.0f} "
+                f"rows/s: {rate / stored_rate:.2f} of it; while History was loaded {LOADS} times: "
+                f"{rows / loaded_seconds:,.0f} rows/s"),
         Finding("dashboard", f"results.xlsx of {rows:,} rows, from the click to the file", f"{xlsx:.2f} s",
                 "<= 2 s", xlsx <= 2.0, "written while the run went on; the click adds its last rows and the zip"),
     ]
+
+
+def _start_run(page, url: str, source: Path, rows: int) -> None:
+    page.goto(f"{url}/bulk_tickets")
+    page.wait_for_selector(APP_DONE, state="attached", timeout=60_000)
+    new_upload = page.get_by_role("button", name="New upload")
+    if new_upload.count():  # the page shows the last run
+        new_upload.click()
+        page.wait_for_selector(APP_DONE, state="attached", timeout=60_000)
+    page.get_by_text("Customers: chat links").click()
+    page.wait_for_selector(APP_DONE, state="attached", timeout=60_000)
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(source))
+    button = page.get_by_role("button", name=f"Issue {rows:,} tickets")
+    button.wait_for(timeout=120_000)
+    button.click()
+    page.wait_for_url("**job=*", timeout=60_000)
 
 
 def _load(browser, url: str) -> float:
@@ -103,18 +119,19 @@ def _load(browser, url: str) -> float:
     return seconds
 
 
-def _ended(store: Path) -> bool:
+def _finished(store: Path) -> int:
     with sqlite3.connect(store) as conn:
-        return conn.execute("SELECT count(*) FROM jobs WHERE finished_at IS NOT NULL").fetchone()[0] > 0
+        return conn.execute("SELECT count(*) FROM jobs WHERE finished_at IS NOT NULL").fetchone()[0]
 
 
-def _wait_for_run(store: Path) -> float:
-    """The run's seconds from its start to its end, as its store records them."""
+def _wait_for_run(store: Path, nth: int) -> float:
+    """The `nth` run's seconds from its start to its end, as its store records them."""
     while True:
         with sqlite3.connect(store) as conn:
-            found = conn.execute("SELECT created_at, finished_at FROM jobs WHERE finished_at IS NOT NULL").fetchone()
-        if found:
-            return (datetime.fromisoformat(found[1]) - datetime.fromisoformat(found[0])).total_seconds()
+            found = conn.execute("SELECT created_at, finished_at FROM jobs ORDER BY created_at").fetchall()
+        if len(found) >= nth and found[nth - 1][1]:
+            created, finished = found[nth - 1]
+            return (datetime.fromisoformat(finished) - datetime.fromisoformat(created)).total_seconds()
         time.sleep(0.5)
 
 
