@@ -63,6 +63,6 @@ def _measure(scenario: str, sizes: network.Sizes, quick: bool) -> list[Finding]:
     if scenario == "dashboard":
         from commbox_core.bench.dashboard import dashboard
 
-        return dashboard(sizes, DASHBOARD_ROWS["quick" if quick else "full"])
+        return dashboard(sizes, DASHBOARD_ROWS["quick" if quick else "full"], FILE_ROWS["quick" if quick else "full"])
     return files(FILE_ROWS["quick" if quick else "full"], sizes.repeats)
 

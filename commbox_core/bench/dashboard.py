@@ -30,7 +30,8 @@ LOADS = 5  # page loads on each side; the median counts
 APP_DONE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 
 
-def dashboard(sizes: Sizes, rows: int) -> list[Finding]:
+def dashboard(sizes: Sizes, rows: int, large: int) -> list[Finding]:
+    """`rows`: the runs' size for loads and rates; `large`: one more run's, for results.xlsx."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -45,7 +46,10 @@ def dashboard(sizes: Sizes, rows: int) -> list[Finding]:
                                              args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
         server, url = _start_dashboard(folder)
         try:
-            return _measure(browser, url, Path(folder), source, rows, (cli_rate, stored_rate))
+            findings = _measure(browser, url, Path(folder), source, rows, (cli_rate, stored_rate))
+            big = Path(folder) / "big.csv"
+            write_customers(big, "big-", large)
+            return [*findings, _large_workbook(browser, url, Path(folder), big, large)]
         finally:
             browser.close()
             server.terminate()
@@ -62,11 +66,7 @@ def _measure(browser, url: str, folder: Path, source: Path, rows: int, cli: tupl
     _start_run(page, url, source, rows)
     seconds = _wait_for_run(store, 1)
     page.wait_for_selector("text=Done: all", timeout=120_000)
-    started = time.perf_counter()
-    with page.expect_download(timeout=120_000) as caught:
-        page.locator("[data-testid='stDownloadButton']").filter(has_text="results.xlsx").first.click()
-    caught.value.path()
-    xlsx = time.perf_counter() - started
+    xlsx = _download_seconds(page, "results.xlsx")
     # Idle now holds what the second run's loads will hold (one run of this size behind), but no run.
     idle = [_load(browser, f"{url}/history") for _ in range(LOADS)]
     _start_run(page, url, source, rows)
@@ -89,6 +89,27 @@ def _measure(browser, url: str, folder: Path, source: Path, rows: int, cli: tupl
         Finding("dashboard", f"results.xlsx of {rows:,} rows, from the click to the file", f"{xlsx:.2f} s",
                 "<= 2 s", xlsx <= 2.0, "written while the run went on; the click adds its last rows and the zip"),
     ]
+
+
+def _large_workbook(browser, url: str, folder: Path, source: Path, rows: int) -> Finding:
+    """A third run, of `rows` rows, watched to its end; then results.xlsx from the click to the file."""
+    page = browser.new_page()
+    _start_run(page, url, source, rows)
+    seconds = _wait_for_run(folder / "data" / "console.sqlite3", 3)
+    page.wait_for_selector("text=Done: all", timeout=300_000)
+    xlsx = _download_seconds(page, "results.xlsx")
+    page.close()
+    return Finding("dashboard", f"results.xlsx of {rows:,} rows, from the click to the file", f"{xlsx:.2f} s",
+                   "<= 2 s", xlsx <= 2.0, f"the run took {seconds:.1f} s ({rows / seconds:,.0f} rows/s); its "
+                   "process wrote the workbook as rows landed and zipped it before the end")
+
+
+def _download_seconds(page, label: str) -> float:
+    started = time.perf_counter()
+    with page.expect_download(timeout=300_000) as caught:
+        page.locator("[data-testid='stDownloadButton']").filter(has_text=label).first.click()
+    caught.value.path()
+    return time.perf_counter() - started
 
 
 def _start_run(page, url: str, source: Path, rows: int) -> None:
