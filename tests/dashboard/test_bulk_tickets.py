@@ -274,6 +274,7 @@ def test_cancel_stops_a_run_and_leaves_the_rest_unsent(new_app):
         app.button(key="bulk_start").click().run()
         job = job_manager().get(app.query_params["job"])
         assert any(" of 200 rows" in bar.proto.text for bar in app.get("progress"))
+        wait_until(lambda: job.progress().done > 0, timeout=10)  # some rows sent, on a busy machine too
         app.button(key=f"cancel_{job.id}").click().run()
         wait_for(job)
     finally:

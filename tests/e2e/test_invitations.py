@@ -81,6 +81,8 @@ def test_used_expired_revoked_and_unknown_links_get_their_page_and_mint_nothing(
 def test_the_dashboards_own_server_serves_invitations_from_single_ticket(page, dashboard_url):
     open_page(page, f"{dashboard_url}/single_ticket")
     page.get_by_text("Invitation link instead of a ticket").click()
+    expect(page.get_by_role("button", name="Make invitation link")).to_be_visible()
+    wait_for_app(page)  # the toggle's rerun is over: the form now keeps what is typed
     page.get_by_role("textbox", name="Username").fill("john.d")
     page.get_by_role("button", name="Make invitation link").click()
     expect(page.get_by_text("Invitation link made for")).to_be_visible()
