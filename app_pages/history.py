@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import streamlit as st
 
 from commbox_core.access import Action
-from commbox_core.outputs.history import stored_label
+from commbox_core.outputs.history import audit_view, stored_label
 from commbox_core.outputs.wording import counted
 from commbox_core.storage.audit import AuditFilter
 from commbox_core.vocabulary import RunStatus
@@ -192,7 +192,8 @@ with audit_tab:
     st.caption(f"The newest {AUDIT_SHOWN:,} of {counted(matching, 'matching entry', 'matching entries')}: narrow "
                "the filters, or export them all." if matching > AUDIT_SHOWN else counted(matching, "matching entry",
                                                                                         "matching entries") + ".")
-    st.dataframe(entries, hide_index=True, key="audit_table")
+    st.dataframe(audit_view(entries), hide_index=True, key="audit_table",
+                 column_config={"at": st.column_config.TextColumn("at (UTC)")})
     if console.can(Action.EXPORT_AUDIT):
         st.download_button("Export every matching entry (CSV)", lambda: console.audit_file(wanted),
                            file_name="audit.csv", mime="text/csv", icon=":material/download:", key="audit_download",

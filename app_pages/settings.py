@@ -20,6 +20,7 @@ st.dataframe(
     pd.DataFrame(settings.describe()),
     hide_index=True,
     key="settings_table",
+    height="content",  # every setting in view, not a 10-row box to scroll
     column_config={
         "setting": st.column_config.TextColumn("Setting"),
         "variable": st.column_config.TextColumn("Variable"),

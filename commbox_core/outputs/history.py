@@ -63,6 +63,17 @@ def stored_outcomes(rows: list[StoredRow], kind: str, table: InputTable | None =
     return outcome_frame([row.result() for row in rows], {row.row: _subject(row, kind) for row in rows}, table, runs)
 
 
+def audit_view(entries: pd.DataFrame) -> pd.DataFrame:
+    """The audit log as History shows it: each time in UTC to the second, and a blank where an entry
+    has no value (a single ticket has no run), never "None". The export keeps the stored values."""
+    shown = entries.copy()
+    shown["at"] = pd.array([utc_time(datetime.fromisoformat(at)) if at else "" for at in shown["at"]], dtype="str")
+    for column in shown.columns:
+        if shown[column].dtype != bool:
+            shown[column] = shown[column].fillna("")
+    return shown
+
+
 def stored_label(record: StoredJob) -> str:
     extra = "" if record.purpose == "run" else f" ({PURPOSE_LABELS.get(record.purpose, record.purpose)})"
     return (f"{utc_time(record.created_at)} · {record.source_name or 'run'}{extra} · {record.total:,} "

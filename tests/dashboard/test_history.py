@@ -3,6 +3,7 @@ as interrupted and is resumed from History; the audit log lists single and bulk 
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import subprocess
 import sys
@@ -93,6 +94,7 @@ def test_audit_log_lists_single_and_bulk_tickets_with_filters(new_app, downloads
     assert "john.d" in audit["subject"].tolist() and {"audited1", "audited2"} <= set(audit["subject"])
     single = audit[audit["subject"] == "john.d"].iloc[0]  # newest first; other tests asked for john.d too
     assert single["user"] == "sandbox" and single["kind"] == "agent" and len(single["fingerprint"]) == 16
+    assert single["job_id"] == "" and re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", single["at"])  # no None, no ISO
     assert set(audit.loc[audit["job_id"] == job_id, "user"]) == {"carol"}
 
     app.selectbox(key="audit_user").set_value("carol").run()
