@@ -79,6 +79,16 @@ if job_id:
             st.rerun()
     st.stop()
 
+# ---- Runs going on: a new tab must not hide them ---------------------------------------------------
+for going in console.runs_going():
+    progress = going.progress()
+    notice, action = st.columns([4, 1], vertical_alignment="center")
+    notice.info(f"Run **{going.id}** is going on: {inert(going.source_name or 'no file name')}, "
+                f"{progress.done:,} of {counted(progress.total, 'row')} done.", icon=":material/sync:")
+    if action.button("Open it", icon=":material/open_in_new:", key=f"open_going_{going.id}"):
+        open_run(going.id)
+        st.rerun()
+
 # ---- 1. Who, and the template ------------------------------------------------------------------
 KIND_LABELS = {Kind.AGENT: "Agents: console logins", Kind.CUSTOMER: "Customers: chat links"}
 st.subheader("1 · Who gets tickets", anchor=False)

@@ -142,12 +142,30 @@ def _live_run(job) -> None:
 
 
 def _runs_table() -> None:
-    st.dataframe(console.history_frame(), hide_index=True, key="history_table", column_config={
+    """The runs, newest first; a row clicked opens that run below."""
+    if st.session_state.pop("history_clicked", False):
+        st.rerun()  # this table is a fragment: the run below needs the whole page run again
+    frame = console.history_frame()
+    st.session_state["history_table_runs"] = frame["run"].tolist()  # what a click's row number means
+    version = st.session_state.get("history_table_version", 0)
+    st.dataframe(frame, hide_index=True, key=f"history_table_{version}", on_select=_open_clicked,
+                 selection_mode="single-row", column_config={
         "rows": st.column_config.NumberColumn("rows", format="localized"),
         "succeeded": st.column_config.NumberColumn("succeeded", format="localized"),
         "failed": st.column_config.NumberColumn("failed", format="localized"),
         "follows up": st.column_config.TextColumn("follows up", help="The run whose rows this run sent again"),
     })
+
+
+def _open_clicked() -> None:
+    """Before the rerun a click starts: the run box shows the clicked run, and a fresh table waits
+    for the next click (a row left selected would not tell a new click from an old one)."""
+    version = st.session_state.get("history_table_version", 0)
+    rows = st.session_state[f"history_table_{version}"].selection.rows
+    if rows:
+        st.session_state["history_run"] = st.session_state["history_table_runs"][rows[0]]
+        st.session_state["history_table_version"] = version + 1
+        st.session_state["history_clicked"] = True
 
 
 with runs_tab:
@@ -161,7 +179,11 @@ with runs_tab:
         st.fragment(run_every=LIVE_EVERY_S if any(r.status.active for r in stored) else None)(_runs_table)()
         ids = [record.id for record in stored]  # the table's order: newest first
         wanted = st.query_params.get("run")
-        chosen = st.selectbox("Open a run", ids, index=ids.index(wanted) if wanted in ids else 0,
+        if st.session_state.get("history_run") not in ids:  # a run gone meanwhile (retention)
+            st.session_state.pop("history_run", None)
+        # A run clicked in the table is already in the box's state; else the address says which.
+        index = None if "history_run" in st.session_state else (ids.index(wanted) if wanted in ids else 0)
+        chosen = st.selectbox("Open a run", ids, index=index,
                               format_func=lambda job_id: labels.get(job_id, job_id), key="history_run")
         st.query_params["run"] = chosen
         job = console.job(chosen)

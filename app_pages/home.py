@@ -66,5 +66,8 @@ if latest.empty:
         icon=":material/inbox:",
     )
 else:
-    st.dataframe(latest, hide_index=True, key="home_runs")
+    event = st.dataframe(latest, hide_index=True, key="home_runs", on_select="rerun", selection_mode="single-row")
+    if event.selection.rows:  # a run clicked: open it in History
+        st.switch_page("app_pages/history.py", query_params={"run": latest.iloc[event.selection.rows[0]]["run"]})
+    st.caption("Click a run to open it in History.")
     st.page_link("app_pages/history.py", label="All runs", icon=":material/arrow_forward:")

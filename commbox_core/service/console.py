@@ -244,6 +244,10 @@ class Console(RunRecords):
         job = self.jobs.get(job_id)
         return job if job is not None and self._sees_links(job) else None
 
+    def runs_going(self) -> list[Job]:
+        """Runs this server is running now whose links this role may see, newest first."""
+        return [job for job in self.jobs.list() if not job.finished and self._sees_links(job)]
+
     def follow_ups(self, job: Job) -> list[Job]:
         return [j for j in self.jobs.list() if j.parent_id == job.id and self._sees_links(j)]
 

@@ -275,6 +275,10 @@ def test_cancel_stops_a_run_and_leaves_the_rest_unsent(new_app):
         job = job_manager().get(app.query_params["job"])
         assert any(" of 200 rows" in bar.proto.text for bar in app.get("progress"))
         wait_until(lambda: job.progress().done > 0, timeout=10)  # some rows sent, on a busy machine too
+        other_tab = new_app(BULK)  # a new tab on Bulk tickets shows the run going on, and opens it
+        assert any(job.id in i.value and "is going on" in i.value for i in other_tab.info)
+        other_tab.button(key=f"open_going_{job.id}").click().run()
+        assert other_tab.query_params["job"] == job.id and other_tab.get("progress")
         app.button(key=f"cancel_{job.id}").click().run()
         wait_for(job)
     finally:

@@ -185,6 +185,34 @@ def test_every_page_renders_and_is_photographed(page, dashboard_url):
     expect(page.get_by_text("san…ey").first).to_be_attached()  # a grid cell: drawn on canvas
 
 
+def click_row(page, grid, row: int) -> None:
+    """Select a table's `row` (0 = first data row) by its row marker, left of the first column."""
+    grid.scroll_into_view_if_needed()
+    box = grid.locator("canvas").first.bounding_box()
+    page.mouse.click(box["x"] + 14, box["y"] + 35 + 35 * row + 17)
+
+
+def test_a_run_clicked_in_home_or_history_opens_in_history(page, dashboard_url, tmp_path):
+    open_page(page, f"{dashboard_url}/bulk_tickets")
+    ids = []
+    for name in ("first.csv", "second.csv"):
+        if ids:
+            page.get_by_role("button", name="New upload").click()
+        upload(page, tmp_path, name, "username,email\njohn.d,john.d@gmail.com\n")
+        page.get_by_role("button", name="Issue 1 ticket").click()
+        expect(page.get_by_text(DONE)).to_be_visible(timeout=60_000)
+        ids.append(re.search(r"job=([0-9a-f]+)", page.url).group(1))
+    open_page(page, dashboard_url)
+    click_row(page, page.locator("[data-testid='stDataFrame']").first, 0)  # the newest run
+    expect(page).to_have_url(re.compile(rf"/history\?run={ids[1]}"))
+    wait_for_app(page)
+    expect(page.get_by_text(re.compile(rf"Run {ids[1]} · second\.csv"))).to_be_visible()
+    click_row(page, page.locator("[data-testid='stDataFrame']").first, 1)  # the run before it
+    expect(page).to_have_url(re.compile(rf"run={ids[0]}"))
+    wait_for_app(page)
+    expect(page.get_by_text(re.compile(rf"Run {ids[0]} · first\.csv"))).to_be_visible()  # the run shown below
+
+
 def edit_cell(page, grid, column: int, text: str) -> None:
     """Type `text` into the first row's cell `column` places right of the row number, in a
     data editor (drawn on a canvas: reached by a click on the row, then the keyboard)."""
