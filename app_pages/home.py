@@ -23,7 +23,9 @@ with left, st.container(border=True):
         f"**API:** `{settings.api_url}/auth/ticket`  \n"
         f"**API key:** `{settings.masked_key()}`  \n"
         f"**Agent links:** `{settings.login_url or '(not set: COMMBOX_LOGIN_URL)'}`  \n"
-        f"**Chat links:** `{(settings.chat_url + '/chat/…') if settings.chat_url else '(not set: COMMBOX_CHAT_URL)'}`"
+        f"**Chat links:** `{(settings.chat_url + '/chat/…') if settings.chat_url else '(not set: COMMBOX_CHAT_URL)'}`  \n"
+        f"**Default brand:** {inert(settings.brand or 'none (each row names its own)')}  \n"
+        f"**Default chat channel:** {inert(settings.channel_id or 'none')}"
     )
     if context.console.can(Action.CHECK_CONNECTION) and st.button(
             "Check connection", icon=":material/network_check:", key="check_connection"):

@@ -8,7 +8,7 @@ from commbox_core.access import Action
 from commbox_core.errors import ConsoleError
 from commbox_core.fields import Kind, form_fields
 from commbox_core.outputs.views import seconds_left
-from commbox_core.outputs.wording import format_duration, utc_time
+from commbox_core.outputs.wording import ERROR_MEANINGS, format_duration, utc_time
 from commbox_core.tickets.request import RowDefaults, build_request, problems_by_field
 from ui.invitations import invitation_choices
 from ui.text import inert
@@ -116,7 +116,8 @@ elif outcome:
     result = outcome["result"]
     who = inert(outcome["subject"])
     if not result.ok:
-        st.error(f"No ticket for **{who}**: {inert(result.error)} (`{result.error_code}`)", icon=":material/error:")
+        st.error(f"No ticket for **{who}**: {inert(result.error)}", icon=":material/error:")
+        st.caption(f"`{result.error_code}`: {ERROR_MEANINGS.get(result.error_code, '')}.")
     elif outcome.get("invitation") is not None:
         with st.container(border=True, key="single_result"):
             st.success(f"Invitation link made for **{who}** ({result.invitation_id}): it works until "

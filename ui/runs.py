@@ -16,7 +16,14 @@ from commbox_core.outputs.views import (
     subject_by_row,
     success_view,
 )
-from commbox_core.outputs.wording import PURPOSE_LABELS, counted, format_duration, progress_text, utc_time
+from commbox_core.outputs.wording import (
+    PURPOSE_LABELS,
+    counted,
+    error_glossary,
+    format_duration,
+    progress_text,
+    utc_time,
+)
 from commbox_core.runs.results import expired_rows, fixable_rows, live_links, retryable_rows
 from commbox_core.service.console import Console
 from commbox_core.service.jobs import Job
@@ -201,7 +208,7 @@ def results_panel(console: Console, job: Job | UploadRuns, run: Job | None = Non
                 key=f"errors_{job.id}",
                 column_config={
                     "row": st.column_config.NumberColumn("row", help="Row number in the file (1 = first data row)"),
-                    "error_code": st.column_config.TextColumn("error_code"),
+                    "error_code": st.column_config.TextColumn("error_code", help=error_glossary()),
                     REASON: st.column_config.TextColumn("reason", width="large"),
                 },
             )
@@ -275,7 +282,8 @@ def _fix_and_resend(console: Console, job: Job | UploadRuns) -> None:
         edited = apply_edits(job.table, edits)
         paged_editor(
             store, rows, lambda page: fix_frame(edited, [by_row[r] for r in page], columns), columns,
-            column_config={REASON: st.column_config.TextColumn("reason", width="large")},
+            column_config={REASON: st.column_config.TextColumn("reason", width="large"),
+                           "error_code": st.column_config.TextColumn("error_code", help=error_glossary())},
         )
         changed = sorted(set(edits) & set(rows))
         if st.button(f"Resend edited rows ({len(changed):,})", icon=":material/send:", disabled=not changed,

@@ -65,3 +65,25 @@ def iso_utc(moment: datetime | None) -> str:
 def utc_time(moment: datetime) -> str:
     """UTC, spelled out: the server's clock is the only one every viewer shares."""
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+# What each error code means in general and what to do: the help of the error tables' code column
+# and the line under a single ticket's error, so that a row's own cause can stand alone in its cell.
+ERROR_MEANINGS = {
+    "invalid": "refused here before sending: fix the value the reason names",
+    "bad_request": "CommBox refused the request as invalid: fix the value it names",
+    "unauthorized": "CommBox refused the API key: check COMMBOX_API_KEY, then retry",
+    "not_found": "no such brand or agent at CommBox, or the email or phone does not match the agent's record",
+    "throttled": "CommBox kept answering 429 (too many requests) after every retry: retry later",
+    "server_error": "CommBox had a server error after every retry: retry later",
+    "network": "CommBox could not be reached after every retry: check the address and the network, then retry",
+    "bad_response": "CommBox answered without a usable ticket: retry",
+    "not_supported": "CommBox does not support this request for the tenant (501)",
+    "not_attempted": "never sent (the run was cancelled or stopped): retry sends it",
+    "in_doubt": "sent when the run's server stopped, with no answer recorded: resume sends it again",
+}
+
+
+def error_glossary() -> str:
+    """Every error code and its meaning, one per line (a column's help)."""
+    return "\n".join(f"- **{code}**: {meaning}" for code, meaning in ERROR_MEANINGS.items())

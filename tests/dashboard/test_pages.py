@@ -7,7 +7,7 @@ import requests
 from streamlit.testing.v1 import AppTest
 
 from commbox_core.storage.store import JobStore
-from ui.backend import job_manager
+from ui.backend import SESSION_OVERRIDES, job_manager
 
 from .helpers import (  # noqa: F401 - fixtures
     APP,
@@ -64,6 +64,13 @@ def test_home_connection_check_reports_a_wrong_key(new_app, sandbox_server):
     assert any("refused the API key" in plain(e.value) and "401" in plain(e.value) for e in app.error)
 
 
+def test_home_shows_the_default_brand_a_session_set_on_settings(new_app):
+    app = new_app()
+    app.session_state[SESSION_OVERRIDES] = {"brand": "acme-support"}
+    app.run()
+    assert "**Default brand:** acme-support" in " ".join(m.value for m in app.markdown)
+
+
 def test_home_lists_the_latest_runs(new_app):
     app = new_app()
     job = _run_two_agents(app)
@@ -105,6 +112,16 @@ def test_single_agent_ticket_gives_a_link_to_copy_and_open(new_app):
     first = requests.get(url, timeout=5)
     assert first.status_code == 200 and 'data-testid="sandbox-login-ok"' in first.text
     assert requests.get(url, timeout=5).status_code == 410  # one-time use: used up
+
+
+def test_a_single_ticket_refused_says_its_cause_once_then_what_the_code_means(new_app):
+    app = new_app(SINGLE)
+    fill(app, "agent", username="ghost.agent")
+    submit(app)
+    error = next(e.value for e in app.error if "No ticket for" in e.value).replace("\\", "")  # markdown escapes
+    assert error.startswith("No ticket for **ghost.agent**: Not Found: Agent ghost")  # CommBox's own words first
+    assert error.count("not found") + error.count("Not Found") == 2 and "not_found" not in error  # no repeats
+    assert any(c.value.startswith("`not_found`: no such brand or agent") for c in app.caption)
 
 
 def test_single_customer_ticket_opens_a_chat(new_app):
