@@ -34,7 +34,9 @@ from ui.editing import clear_edits, paged_editor, stored_edits
 from ui.invitations import invitations_panel
 from ui.text import inert
 
-PROGRESS_EVERY_S = 0.5  # two updates a second at most
+# Once a second, as the time left counts: at 0.5 s the page's own updates cost a watched
+# 20,000-row run 10 % of its rate (800 against 890 rows/s on 2 cores).
+PROGRESS_EVERY_S = 1.0
 
 
 def open_run(job_id: str | None) -> None:
