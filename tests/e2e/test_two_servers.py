@@ -11,6 +11,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from commbox_core.outputs.wording import counted
+
 from ..support import wait_until
 from .conftest import screenshot, start_dashboard, stop_server, wait_for_app
 from .test_dashboard import download_file, open_page, start_slow_run
@@ -54,6 +56,11 @@ def test_a_run_is_followed_live_cancelled_and_exported_from_another_dashboard(
         not_sent = [row for row in rows if row["error_code"] == "not_attempted"]
         assert 0 < len(not_sent) < ROWS and all(row["ok"] != "True" for row in not_sent)
         assert sum(1 for row in rows if row["ok"] == "True") + len(not_sent) == ROWS
+        # The server that ran it counts those rows as not sent, not as failed.
+        metrics = here.locator("[data-testid='stMetric']")
+        expect(metrics.filter(has_text="Not sent")).to_contain_text(f"{len(not_sent):,}")
+        expect(metrics.filter(has_text="Failed")).to_have_text(re.compile(r"Failed\s*0$"))
+        expect(here.get_by_text(f"{counted(len(not_sent), 'row')} never sent")).to_be_visible()
     finally:
         for context in contexts:
             context.close()
