@@ -142,7 +142,15 @@ def _other_kind_hint(columns: list[str], kind: Kind, default_brand: str | None) 
 
 def _accepted(field_name: str, kind: Kind) -> str:
     names = accepted_headers(field_name, kind)
-    return f"{FIELD_LABELS[field_name]} (\"{names[0]}\", or: {', '.join(names[1:])})"
+    return f"{FIELD_LABELS[field_name]} (\"{names[0]}\", or: {', '.join(map(_isolated, names[1:]))})"
+
+
+def _isolated(name: str) -> str:
+    """A right-to-left name (Hebrew) in Unicode isolates: in a list of English ones it stays one
+    unit, instead of pulling the commas and its neighbours into its own direction."""
+    if any(unicodedata.bidirectional(char) in ("R", "AL") for char in name):
+        return f"\u2068{name}\u2069"
+    return name
 
 
 def _looks_like_data(column: str) -> bool:

@@ -20,3 +20,11 @@ def test_a_file_of_neither_kind_still_lists_what_is_accepted():
     columns = ["Colour", "Size"]
     with pytest.raises(InputFileError, match="None of the columns in this file is recognised for agent tickets"):
         check_columns(match_columns(columns, Kind.AGENT), Kind.AGENT, default_brand="demo")
+
+
+def test_hebrew_names_in_the_accepted_list_are_isolated_so_the_list_reads_in_order():
+    with pytest.raises(InputFileError) as caught:
+        check_columns(match_columns(["brand", "email"], Kind.AGENT), Kind.AGENT, default_brand=None)
+    message = str(caught.value)
+    assert "\u2068שם משתמש\u2069" in message  # its own unit in a left-to-right list
+    assert "\u2068username" not in message and "\u2068" not in message.split("or:")[0]  # English names untouched
