@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import time
 from datetime import UTC, datetime
 
 import openpyxl
@@ -18,6 +17,8 @@ from commbox_core.tables.edits import apply_edits
 from commbox_core.tickets.plan import RunPlan
 from commbox_core.tickets.request import RowDefaults
 from commbox_core.vocabulary import ErrorCode, Purpose
+
+from ..support import wait_until
 
 # Row 2 names an agent the tenant does not have, row 3 has no username: both need a fix.
 AGENTS = (b"brand,username,email,phone1,note\n"
@@ -88,8 +89,7 @@ def test_a_re_issue_on_the_upload_renews_every_expired_link_of_every_run(console
     first = _first_run(console)
     _fixed(console, first)
     upload = console.upload(first)
-    time.sleep(2.1)  # agent tickets live 2 s here
-    assert expired_rows(upload.results(), datetime.now(UTC)) == [1, 2, 3]
+    wait_until(lambda: expired_rows(upload.results(), datetime.now(UTC)) == [1, 2, 3], timeout=10)  # 2 s tickets
     renewed = console.reissue_expired(upload)
     assert renewed.wait(30)
     assert (renewed.purpose, renewed.parent_id) == (Purpose.REISSUE, first.id)  # hangs off the first run
