@@ -68,7 +68,9 @@ if latest.empty:
         icon=":material/inbox:",
     )
 else:
-    event = st.dataframe(latest, hide_index=True, key="home_runs", on_select="rerun", selection_mode="single-row")
+    counts = {name: st.column_config.NumberColumn(name, format="localized") for name in ("rows", "succeeded", "failed")}
+    event = st.dataframe(latest, hide_index=True, key="home_runs", on_select="rerun", selection_mode="single-row",
+                         column_config=counts)  # 1,000 as in History, not 1000
     if event.selection.rows:  # a run clicked: open it in History
         st.switch_page("app_pages/history.py", query_params={"run": latest.iloc[event.selection.rows[0]]["run"]})
     st.caption("Click a run to open it in History.")
