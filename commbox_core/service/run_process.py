@@ -89,8 +89,11 @@ class ProcessRunner:
         asked = False
         while True:
             if self._cancel.is_set() and not asked:
-                connection.send(("cancel",))
                 asked = True
+                try:
+                    connection.send(("cancel",))
+                except OSError:  # the child has just ended: its report is already on its way, or it failed
+                    pass
             if not connection.poll(POLL_S):
                 continue
             try:
