@@ -21,8 +21,8 @@ pytestmark = pytest.mark.e2e
 ROWS = 300
 
 
-def _start_dashboard(data_dir: Path, log_name: str) -> tuple[subprocess.Popen, str]:
-    return start_dashboard({"COMMBOX_DATA_DIR": str(data_dir), "COMMBOX_CONCURRENCY": "2"}, log_name)
+def _start_dashboard(data_dir: Path, log_name: str, **env: str) -> tuple[subprocess.Popen, str]:
+    return start_dashboard({"COMMBOX_DATA_DIR": str(data_dir), "COMMBOX_CONCURRENCY": "2", **env}, log_name)
 
 
 def _answered(db: Path) -> int:
@@ -33,7 +33,7 @@ def _answered(db: Path) -> int:
 
 
 def _killed_mid_run(page, tmp_path, name: str) -> subprocess.Popen:
-    """A dashboard on tmp_path/data, SIGKILLed 20 rows into a run of ROWS; returned dead."""
+    """A dashboard on tmp_path/data, SIGKILLed 20 rows into a run of ROWS, before its end; returned dead."""
     first, url = _start_dashboard(tmp_path / "data", f"e2e-{name}-first.log")
     try:
         start_slow_run(page, url, tmp_path, f"{name}.csv", ROWS)
@@ -41,6 +41,8 @@ def _killed_mid_run(page, tmp_path, name: str) -> subprocess.Popen:
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait(30)
+    answered = _answered(tmp_path / "data" / "console.sqlite3")
+    assert answered < ROWS, "the run finished before the kill: raise the latency"
     return first
 
 
@@ -50,9 +52,6 @@ def test_a_run_cut_short_by_a_server_restart_is_resumed_from_history(page, tmp_p
     first = _killed_mid_run(page, tmp_path, "restart")
     second = None
     try:
-        done_before = _answered(db)
-        assert done_before < ROWS, "the run finished before the kill: raise the latency"
-
         second, url = _start_dashboard(data_dir, "e2e-restart-second.log")
         open_page(page, f"{url}/history")
         expect(page.get_by_text("was cut short")).to_be_visible()
@@ -81,10 +80,7 @@ def test_a_dashboard_with_takeover_finishes_a_dead_servers_run_with_no_one_press
     first = _killed_mid_run(page, tmp_path, "takeover")
     second = None
     try:
-        assert _answered(db) < ROWS, "the run finished before the kill: raise the latency"
-
-        second, url = start_dashboard({"COMMBOX_DATA_DIR": str(data_dir), "COMMBOX_CONCURRENCY": "2",
-                                       "COMMBOX_TAKEOVER_SECONDS": "1"}, "e2e-takeover-second.log")
+        second, url = _start_dashboard(data_dir, "e2e-takeover-second.log", COMMBOX_TAKEOVER_SECONDS="1")
         open_page(page, url)  # any visit starts the server's runs, and with them its takeover loop
         wait_until(lambda: _owner(db)[0] == second.pid, timeout=30, interval=0.2)  # taken over
         wait_until(lambda: _owner(db)[1] == "done", timeout=90, interval=0.5)
