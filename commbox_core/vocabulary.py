@@ -18,7 +18,7 @@ class ErrorCode(StrEnum):
     BAD_RESPONSE = "bad_response"  # 2xx without a usable token, unreadable body
     NOT_SUPPORTED = "not_supported"  # 501
     NOT_ATTEMPTED = "not_attempted"  # never sent: run stopped or cancelled
-    IN_DOUBT = "in_doubt"  # sent when its server stopped; no answer was recorded (resume sends it again)
+    IN_DOUBT = "in_doubt"  # sent, or about to be, when its server stopped; no answer recorded (resume sends it again)
 
     @property
     def retryable(self) -> bool:

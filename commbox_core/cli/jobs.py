@@ -78,8 +78,8 @@ def show(ctx, job_id: str, action_db) -> int:
         "finished at": job.finished_at.isoformat() if job.finished_at else "",
         "owner": f"pid {job.owner_pid} on {job.owner_host}", "options": job.options,
         "rows": job.total, "succeeded": job.succeeded, "failed": job.failed, "never answered": job.unanswered,
-        "in doubt": f"{job.in_doubt} (sent when a server of the run stopped, no answer recorded; resume sends "
-                    "them again)" if job.in_doubt else "0",
+        "in doubt": f"{job.in_doubt} (sent, or about to be, when a server of the run stopped, no answer recorded; "
+                    "resume sends them again)" if job.in_doubt else "0",
         "failed by code": ", ".join(f"{code} {n}" for code, n in sorted(codes.items())) or "none",
         "resume would send": sum(1 for row in rows if row.needs_sending),
         "personal data purged": job.pii_purged_at.isoformat() if job.pii_purged_at else "no",
@@ -134,8 +134,8 @@ def _send_again(name: str, text: str):
         if job.in_doubt_resent:
             from commbox_core.outputs.wording import counted
 
-            say(f"{counted(job.in_doubt_resent, 'row')} in doubt (sent when the run's server stopped, no answer "
-                "recorded) sent again")
+            say(f"{counted(job.in_doubt_resent, 'row')} in doubt (sent, or about to be, when the run's server stopped, "
+                "no answer recorded) sent again")
         follow(job, show=sys.stderr.isatty() and not quiet)
         make_folder(out)
         return report_outcome(out, job.table, finished_report(job))

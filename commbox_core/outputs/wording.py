@@ -80,7 +80,7 @@ ERROR_MEANINGS = {
     "bad_response": "CommBox answered without a usable ticket: retry",
     "not_supported": "CommBox does not support this request for the tenant (501)",
     "not_attempted": "never sent (the run was cancelled or stopped): retry sends it",
-    "in_doubt": "sent when the run's server stopped, with no answer recorded: resume sends it again",
+    "in_doubt": "sent, or about to be, when the run's server stopped, with no answer recorded: resume sends it again",
 }
 
 

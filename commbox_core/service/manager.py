@@ -25,6 +25,7 @@ from commbox_core.outputs.lines import workbook_stream
 from commbox_core.service.run_process import PROCESS_MIN_ROWS, ChildRun, ProcessRunner
 from commbox_core.service.tenant_link import TenantLink
 from commbox_core.service.uploads import UploadRuns, combine
+from commbox_core.storage.sent_marks import SentMarks
 from commbox_core.storage.store import JobStore
 from commbox_core.storage.tenants import TenantBoard
 from commbox_core.tables.read import InputTable
@@ -147,8 +148,8 @@ class JobManager:
                 job.listeners.append(job.workbook.add)
             job.runner = BulkRunner(client, LinkBuilder(settings), concurrency=settings.concurrency,
                                     rate_limit=settings.rate_limit)
-            if self.store is not None:  # so that a crash leaves exactly the rows in flight in doubt
-                job.runner.before_send = lambda row: self.store.mark_sent(job.id, row)
+            if self.store is not None:  # so that a crash leaves the rows in flight in doubt
+                job.runner.before_send = SentMarks.of(self.store, job.id, rows, concurrency=settings.concurrency)
         job.runner.on_result = job._collect
         job._thread = threading.Thread(target=self._run, args=(job, client), name=f"job-{job.id}", daemon=True)
         with self._lock:

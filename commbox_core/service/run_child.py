@@ -22,6 +22,7 @@ from commbox_core.service.run_process import ChildRun
 from commbox_core.service.sandbox_process import BACKGROUND_NICENESS
 from commbox_core.service.tenant_link import TenantLink
 from commbox_core.storage.audit import CLI_USER, audit_ticket
+from commbox_core.storage.sent_marks import SentMarks
 from commbox_core.storage.store import JobStore
 from commbox_core.storage.tenants import TenantBoard
 from commbox_core.tickets.links import LinkBuilder
@@ -102,8 +103,8 @@ def run(connection: Connection, child: ChildRun) -> None:
 
     runner.on_result = collect
     link = None
-    if store is not None:  # so that a crash leaves exactly the rows in flight in doubt
-        runner.before_send = lambda row: store.mark_sent(child.job_id, row)
+    if store is not None:  # so that a crash leaves the rows in flight in doubt
+        runner.before_send = SentMarks.of(store, child.job_id, child.rows, concurrency=settings.concurrency)
         link = TenantLink(TenantBoard(store), settings.api_host, child.job_id, runner.pacer).start()
     threading.Thread(target=_listen, args=(connection, runner), name="parent", daemon=True).start()
     outbox.start()

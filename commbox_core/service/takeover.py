@@ -49,7 +49,7 @@ class Takeover:
                 self._say(f"job {job_id} left for a person: {exc}")
                 continue
             self._say(f"took over job {job_id}: {len(job.to_send or [])} rows to send, "
-                      f"{job.in_doubt_resent} of them in doubt (sent when its server stopped)")
+                      f"{job.in_doubt_resent} of them in doubt (sent, or about to be, when its server stopped)")
             taken.append(job)
         return taken
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from commbox_core.runs.results import RowResult
 from commbox_core.storage.store import JobStore, now_iso
+from commbox_core.storage.writer import ManyRows, run_rows
 from commbox_core.tickets.request import TicketRequest
 from commbox_core.vocabulary import ErrorCode
 
@@ -55,7 +56,7 @@ class AuditEntry:
                 self.client, agent, self.role)
 
 
-_INSERT = f"INSERT INTO audit ({_QUOTED}) VALUES ({', '.join('?' * len(COLUMNS))})"
+_INSERT = ManyRows(f"INSERT INTO audit ({_QUOTED}) VALUES ", f"({', '.join('?' * len(COLUMNS))})")
 
 
 def audit_write(entries: list[AuditEntry]):
@@ -63,7 +64,7 @@ def audit_write(entries: list[AuditEntry]):
     rows = [entry.values() for entry in entries]
 
     def write(conn) -> None:
-        conn.executemany(_INSERT, rows)
+        run_rows(conn, _INSERT, rows)
 
     return write
 

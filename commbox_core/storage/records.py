@@ -35,7 +35,7 @@ class StoredJob:
     succeeded: int = 0
     failed: int = 0
     unanswered: int = 0  # rows with no outcome yet: never sent, or in flight when the owner died
-    in_doubt: int = 0  # rows ever in flight when a server of this run died (sent again on resume)
+    in_doubt: int = 0  # rows ever in flight (or marked to leave) when a server of this run died
     not_sent: int = 0  # of the failed: rows never sent (cancelled, or stopped by a 401 or an unreachable CommBox)
     cancel_requested_at: datetime | None = None  # asked from another server; its own stops it
     cancel_requested_by: str | None = None
@@ -55,7 +55,7 @@ class StoredRow:
     expires_at: datetime | None
     fingerprint: str | None
     sent_at: datetime | None = None
-    in_doubt: bool = False  # in flight when its run's server died: sent, fate unknown
+    in_doubt: bool = False  # in flight, or marked to leave, when its run's server died: fate unknown
 
     @property
     def needs_sending(self) -> bool:
@@ -72,8 +72,9 @@ class StoredRow:
         if self.outcome is None and self.request is None:
             code, message = ErrorCode.INVALID, self.problem
         elif self.outcome is None and self.in_doubt:
-            code, message = ErrorCode.IN_DOUBT, ("sent when the run's server stopped; no answer was recorded "
-                                                 "(resume sends it again: a ticket nobody received is harmless)")
+            code, message = ErrorCode.IN_DOUBT, ("sent, or about to be, when the run's server stopped; no answer was "
+                                                 "recorded (resume sends it again: a ticket nobody received is "
+                                                 "harmless)")
         elif self.outcome is None:
             code, message = ErrorCode.NOT_ATTEMPTED, "not sent: the run was interrupted"
         else:

@@ -120,8 +120,9 @@ MIGRATIONS: list[str] = [
     ALTER TABLE audit ADD COLUMN role TEXT;
     """,
     # 5: rows in doubt. sent_at is committed before a row's request leaves, so when a run's server
-    # dies, the rows sent without an outcome are exactly those whose fate is unknown; in_doubt
-    # keeps that they were (a resumed run sends them again), and each run keeps their count.
+    # dies, the rows sent without an outcome are those whose fate is unknown (with a few marked
+    # just before leaving: storage/sent_marks.py); in_doubt keeps that they were (a resumed run
+    # sends them again), and each run keeps their count.
     """
     ALTER TABLE job_rows ADD COLUMN sent_at TEXT;
     ALTER TABLE job_rows ADD COLUMN in_doubt INTEGER NOT NULL DEFAULT 0;

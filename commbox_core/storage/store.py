@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import socket
+import threading
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,7 +24,7 @@ from commbox_core.runs.results import RowResult
 from commbox_core.storage.database import open_database, without_password
 from commbox_core.storage.records import StoredJob, StoredRow
 from commbox_core.storage.schema import migrate
-from commbox_core.storage.writer import BatchWriter, Write, in_transaction
+from commbox_core.storage.writer import BatchWriter, Write, in_transaction, update_rows
 from commbox_core.vocabulary import ACTIVE, Purpose, RunStatus
 
 __all__ = ["JobStore", "StoredJob", "StoredRow", "default_store", "now_iso"]
@@ -45,8 +46,10 @@ _UNCOUNTED = ", ".join(f"counted_{name} = NULL" for name, _, _ in _COUNTS)
 _LISTED_COUNTS = ", ".join(
     f"CASE WHEN j.counted_{name} IS NULL THEN {_row_count(test, 'j')} ELSE j.counted_{name} END AS {alias}"
     for name, test, alias in _COUNTS)
-_RECORD_RESULT = ("UPDATE job_rows SET outcome=?, error_code=?, message=?, attempts=attempts+?, issued_at=?, "
-                  "expires_at=?, fingerprint=?, updated_at=? WHERE job_id=? AND row=?")
+_RECORD_RESULT = update_rows(
+    "job_rows", ("job_id", "row"),
+    ("outcome", "error_code", "message", "attempts", "issued_at", "expires_at", "fingerprint", "updated_at"),
+    integers=("row", "attempts"), added=("attempts",))
 _ACTIVE_SQL = "(" + ", ".join(f"'{status}'" for status in sorted(ACTIVE)) + ")"  # for SQL
 HOST = socket.gethostname()
 _log = logging.getLogger(__name__)
@@ -120,6 +123,10 @@ class JobStore:
         """Queue a write; it lands within FLUSH_EVERY_S, in the order submitted."""
         self._writer.submit(work)
 
+    def commit_soon(self) -> threading.Event:
+        """Have every write submitted so far committed at once, without waiting for it."""
+        return self._writer.commit_soon()
+
     def flush(self, timeout: float | None = 30.0) -> None:
         """Wait until every write submitted so far is committed."""
         self._writer.flush(timeout)
@@ -155,17 +162,11 @@ class JobStore:
 
     def record_result(self, job_id: str, result: RowResult) -> None:
         args = (
-            "ok" if result.ok else "failed", str(result.error_code) if result.error_code else None,
+            job_id, result.row, "ok" if result.ok else "failed", str(result.error_code) if result.error_code else None,
             result.error or None, result.attempts, _iso(result.issued_at), _iso(result.expires_at),
-            result.token_fingerprint, now_iso(), job_id, result.row,
+            result.token_fingerprint, now_iso(),
         )
         self.submit((_RECORD_RESULT, args))
-
-    def mark_sent(self, job_id: str, row: int) -> None:
-        """Record that a row's request is leaving, and wait until that is committed (with whatever
-        else is queued: one commit serves every worker waiting at that moment)."""
-        self.submit(("UPDATE job_rows SET sent_at=? WHERE job_id=? AND row=?", (now_iso(), job_id, row)))
-        self.flush()
 
     def set_status(self, job_id: str, status: str, error: str | None = None) -> None:
         """Through the writer, so after every row written before it: an ended run's counts are final."""

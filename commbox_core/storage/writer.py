@@ -9,25 +9,67 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, ExitStack
+from dataclasses import dataclass
 from typing import Any
 
 FLUSH_EVERY_S = 0.2
 BATCH_ROWS = 500
 HEARTBEAT_S = 5.0
+ROWS_PER_STATEMENT = 250  # SQLite takes 32,766 values a statement, PostgreSQL 65,535: 16 columns fit
 
-# A write: a function of a connection (storage/database.py), or one row's (SQL, values). Rows
-# between two functions go as one executemany per statement: a few round trips a commit, not one
-# a row. Rows of different statements may so change places: they touch other rows or columns.
-Write = Callable[[Any], None] | tuple[str, tuple]
+
+@dataclass(frozen=True)
+class ManyRows:
+    """A statement for any number of rows: `head`, then `each` once per row (comma-separated),
+    then `tail`. Sent once for many rows, it costs one step where executemany costs one a row,
+    and SQLite's driver lets go of the GIL at every step and waits to take it back: under a busy
+    run (a dozen threads) that wait made each commit take milliseconds."""
+
+    head: str
+    each: str
+    tail: str = ""
+
+    def sql(self, count: int) -> str:
+        return f"{self.head}{', '.join([self.each] * count)}{self.tail}"
+
+
+def update_rows(table: str, keys: Sequence[str], columns: Sequence[str], *, integers: Sequence[str] = (),
+                added: Sequence[str] = ()) -> ManyRows:
+    """UPDATE `table` row by row, found by `keys`, setting `columns` (`added` ones add to the
+    value there) from one (keys..., columns...) tuple a row. `integers` are cast, since
+    PostgreSQL reads untyped parameters in a VALUES list as text."""
+    names = [*keys, *columns]
+    slots = ", ".join("CAST(? AS INTEGER)" if name in integers else "?" for name in names)
+    sets = ", ".join(f"{c} = {table}.{c} + v.{c}" if c in added else f"{c} = v.{c}" for c in columns)
+    where = " AND ".join(f"{table}.{key} = v.{key}" for key in keys)
+    return ManyRows(f"WITH v({', '.join(names)}) AS (VALUES ", f"({slots})",
+                    f") UPDATE {table} SET {sets} FROM v WHERE {where}")
+
+
+def run_rows(conn, statement: str | ManyRows, rows: list[tuple]) -> None:
+    """Run `statement` for every row: a ManyRows in statements of ROWS_PER_STATEMENT rows."""
+    if not isinstance(statement, ManyRows):
+        conn.executemany(statement, rows)
+        return
+    for start in range(0, len(rows), ROWS_PER_STATEMENT):
+        chunk = rows[start:start + ROWS_PER_STATEMENT]
+        conn.execute(statement.sql(len(chunk)), [value for row in chunk for value in row])
+
+
+# A write: a function of a connection (storage/database.py), or one row's (statement, values).
+# Rows between two functions go as few statements as their statements allow (run_rows): a few
+# round trips a commit, not one a row. Rows of different statements may so change places: they
+# touch other rows or columns.
+Write = Callable[[Any], None] | tuple[str | ManyRows, tuple]
 _log = logging.getLogger(__name__)
 
 
 def in_transaction(conn, writes: list[Write]) -> None:
     conn.execute("BEGIN IMMEDIATE")
     try:
-        rows: dict[str, list[tuple]] = {}
+        rows: dict[str | ManyRows, list[tuple]] = {}
         for write in writes:
             if isinstance(write, tuple):
                 rows.setdefault(write[0], []).append(write[1])
@@ -42,9 +84,9 @@ def in_transaction(conn, writes: list[Write]) -> None:
         raise
 
 
-def _execute_rows(conn, rows: dict[str, list[tuple]]) -> None:
-    for sql, values in rows.items():
-        conn.executemany(sql, values)
+def _execute_rows(conn, rows: dict[str | ManyRows, list[tuple]]) -> None:
+    for statement, values in rows.items():
+        run_rows(conn, statement, values)
 
 
 class BatchWriter:
@@ -61,11 +103,15 @@ class BatchWriter:
         """Queue a write; it lands within FLUSH_EVERY_S, in the order submitted."""
         self._writes.put(work)
 
-    def flush(self, timeout: float | None = 30.0) -> None:
-        """Wait until every write submitted so far is committed."""
+    def commit_soon(self) -> threading.Event:
+        """Have every write submitted so far committed at once; the event is set when it is."""
         done = threading.Event()
         self._writes.put(done)
-        done.wait(timeout)
+        return done
+
+    def flush(self, timeout: float | None = 30.0) -> None:
+        """Wait until every write submitted so far is committed."""
+        self.commit_soon().wait(timeout)
 
     def close(self) -> None:
         self.flush()
@@ -97,8 +143,8 @@ class BatchWriter:
 
     def _next_batch(self, wait_s: float) -> tuple[list[Write], list[threading.Event], bool]:
         """The writes to commit together: those arriving within FLUSH_EVERY_S, or on a flush, at
-        once, with whatever is already queued behind it (group commit: every worker waiting on a
-        mark_sent then shares one commit)."""
+        once, with whatever is already queued behind it (group commit: the marks of rows about to be
+        sent share a commit with whatever else is waiting)."""
         batch: list[Write] = []
         events: list[threading.Event] = []
         try:
