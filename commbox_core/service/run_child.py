@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from dataclasses import replace
 from multiprocessing.connection import Connection
 
 from commbox_core.api.client import CommBoxClient
@@ -119,7 +120,9 @@ def run(connection: Connection, child: ChildRun) -> None:
     if store is not None:
         store.flush()
         store.close()
-    outbox.send(("done", report, workbook))
+    # The parent has every row's result from the batches: the report goes without them (sending
+    # 20,000 results twice cost 0.3 s at the end of the run).
+    outbox.send(("done", replace(report, results=[]), workbook))
 
 
 def main(fd: int) -> int:

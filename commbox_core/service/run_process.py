@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 
 from commbox_core.config.settings import Settings
@@ -61,6 +61,7 @@ class ProcessRunner:
         self.on_result: Callable[[RowResult], None] | None = None
         self.workbook: FinishedWorkbook | None = None
         self._progress = Progress(len(child.rows), 0, 0, 0, 0.0, 0.0, None, 0, RunStatus.QUEUED)
+        self._results: dict[int, RowResult] = {}
         self._cancel = threading.Event()
 
     def cancel(self) -> None:
@@ -103,9 +104,16 @@ class ProcessRunner:
             if message[0] == "results":
                 self._progress = message[1]
                 for result in message[2]:
+                    self._results[result.row] = result
                     self.on_result(result)
             elif message[0] == "done":
                 self.workbook = FinishedWorkbook(message[2]) if message[2] is not None else None
-                return message[1]
+                return self._report(message[1])
             else:  # "failed"
                 raise RuntimeError(message[1])
+
+    def _report(self, report: RunReport) -> RunReport:
+        """The child's report, with the results it sent as rows landed (one per row, by row)."""
+        if len(self._results) != len(self.child.rows):
+            raise RuntimeError(f"the run's process accounted for {len(self._results)} of {len(self.child.rows)} rows")
+        return replace(report, results=[self._results[row] for row in sorted(self._results)])
