@@ -122,6 +122,7 @@ class Console(RunRecords):
         return console
 
     def close(self) -> None:
+        self.jobs.close()
         if self.store is not None:
             self.store.close()
         if self._owned_sandbox is not None:

@@ -22,7 +22,7 @@ from commbox_core.runs.runner import BulkRunner
 from commbox_core.service.job_records import job_record, rebuild_prepared, rebuild_table, row_records
 from commbox_core.service.jobs import Job
 from commbox_core.outputs.lines import workbook_stream
-from commbox_core.service.run_process import PROCESS_MIN_ROWS, ChildRun, ProcessRunner
+from commbox_core.service.run_process import PROCESS_MIN_ROWS, ChildRun, ProcessRunner, RunProcesses
 from commbox_core.service.tenant_link import TenantLink
 from commbox_core.service.uploads import UploadRuns, combine
 from commbox_core.storage.sent_marks import SentMarks
@@ -48,12 +48,20 @@ class JobManager:
         interpreter for pages)."""
         self._jobs: dict[str, Job] = {}
         self.run_in_process = run_in_process
+        self._processes = RunProcesses() if run_in_process else None
+        if self._processes is not None:
+            self._processes.keep_one_ready()
         self._lock = threading.Lock()
         self.store = store
         self._watching = False  # the thread that applies cancels asked from other servers
         self._uploads: dict[str, UploadRuns] = {}  # first run's id -> its upload, as last combined
         if store is not None:
             store.mark_interrupted()
+
+    def close(self) -> None:
+        """Let go of the process kept ready for the next big run (runs going on are not stopped)."""
+        if self._processes is not None:
+            self._processes.close()
 
     def get(self, job_id: str | None) -> Job | None:
         with self._lock:
@@ -140,7 +148,7 @@ class JobManager:
         elif self.run_in_process and len(rows) >= PROCESS_MIN_ROWS:
             job.runner = ProcessRunner(ChildRun(
                 settings, str(self.store.target) if self.store is not None else None, job.id, job.started_by,
-                job.role, rows, job.kind, job.table if stream_workbook else None))
+                job.role, rows, job.kind, job.table if stream_workbook else None), self._processes)
             job.records = False  # the child writes outcomes and audit entries to the store
         else:
             if stream_workbook:

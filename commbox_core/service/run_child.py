@@ -129,7 +129,11 @@ def main(fd: int) -> int:
     os.nice(BACKGROUND_NICENESS)  # a run is batch work: the server's pages (people waiting) come first
     connection = Connection(fd)
     try:
-        run(connection, connection.recv())
+        child = connection.recv()
+    except (EOFError, OSError):  # started ahead for a run that never came: its server has stopped
+        return 0
+    try:
+        run(connection, child)
     except Exception as exc:  # noqa: BLE001 - the parent reports it; never a message with a link in it
         connection.send(("failed", f"the run stopped unexpectedly: {type(exc).__name__}"))
         return 1

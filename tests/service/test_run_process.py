@@ -1,7 +1,8 @@
 """Big runs in a child process (the dashboard's): on the real sandbox and a real store, on both
 backends, the run looks exactly like one in a thread: every row once, links that work, outcomes
 and audit entries stored (never a link), a streamed results.xlsx, cancel; and a server that dies
-takes its run's process with it, so no ticket is asked for after its end."""
+takes its run's process with it, so no ticket is asked for after its end. A process waits ready for
+the next big run, and goes when its console closes."""
 
 from __future__ import annotations
 
@@ -79,6 +80,20 @@ def test_a_run_in_a_child_process_is_cancelled(sandbox, tmp_path):
         assert console.store.job(job.id).not_sent == job.not_sent()
 
 
+def test_a_process_waits_ready_for_each_big_run_and_goes_with_the_console(sandbox, tmp_path):
+    others = set(_run_processes())  # a dashboard's, kept by an earlier test in this process
+    console = Console.open(sandbox.settings(), db=tmp_path / "s.sqlite3", run_in_process=True)
+    [ready] = set(_run_processes()) - others  # started with the console, before any run
+    job = _start(console)
+    wait_until(lambda: job.progress().done >= 10, timeout=30)
+    assert set(_run_processes()) - others == {ready}  # the run took it: none other started meanwhile
+    assert job.wait(120) and job.status == "done" and len(job.results()) == ROWS
+    [next_ready] = wait_until(lambda: set(_run_processes()) - others - {ready}, timeout=10)
+    assert wait_until(lambda: set(_run_processes()) - others == {next_ready}, timeout=10)  # the run's, gone
+    console.close()
+    assert wait_until(lambda: not set(_run_processes()) & {ready, next_ready}, timeout=10)
+
+
 def test_a_small_run_stays_in_a_thread(sandbox, tmp_path):
     with Console.open(sandbox.settings(), db=tmp_path / "s.sqlite3", run_in_process=True) as console:
         job = _start(console, b"brand,username\ndemo,john.d\n")
@@ -116,6 +131,18 @@ def test_a_server_killed_mid_run_takes_its_runs_process_with_it(sandbox, tmp_pat
     server.wait()
     wait_until(lambda: not _alive(child), timeout=5)  # it saw its parent's end, and stopped
     assert sandbox.stats()["tickets_issued"] < ROWS - 1  # the rest of the run was never asked for
+
+
+def _run_processes() -> list[int]:
+    """This test process's run processes."""
+    found = []
+    for pid in _children(os.getpid()):
+        try:
+            if b"commbox_core.service.run_child" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.append(pid)
+        except OSError:
+            continue  # ended meanwhile
+    return found
 
 
 def _children(pid: int) -> list[int]:
