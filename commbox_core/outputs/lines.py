@@ -18,11 +18,16 @@ _TOKEN_PARAM = re.compile(r"([?&]ta=)[^&#\s]+")
 def workbook_stream(table: InputTable, rows: list[int]) -> WorkbookStream:
     """results.xlsx written while the run goes on; give it every result (WorkbookStream.add),
     then pass it to write_outputs. Its cells are those of to_xlsx_bytes(success_frame, errors_frame)."""
+    return WorkbookStream(*carried_cells(table, rows), rows, tail_cells)
+
+
+def carried_cells(table: InputTable, rows: list[int]) -> tuple[list[str], dict[int, list[str]]]:
+    """The headers of the input columns results.xlsx repeats, and each row's cells of them."""
     carried = carried_columns(table)
     position = {row: i for i, row in enumerate(table.row_numbers())}
     columns = [table.cells(column) for column, _, _ in carried]
     values = {row: [cell_text(cells[position[row]]) for cells in columns] for row in rows}
-    return WorkbookStream([header for _, header, _ in carried], values, rows, tail_cells)
+    return [header for _, header, _ in carried], values
 
 
 def cell_text(value) -> str:

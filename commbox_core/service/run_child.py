@@ -4,7 +4,7 @@
 It reads a ChildRun, runs its rows as BulkRunner does in a thread (store marks before sending,
 outcomes and audit entries as rows land, the tenant's shared limit), and sends the parent every
 row's result in batches ten times a second with the progress, then the report (and results.xlsx,
-when asked for). A "cancel" from the parent cancels the run; the parent's end (it stopped, or was
+when asked for, written by a helper process of its own: service/workbook_process.py). A "cancel" from the parent cancels the run; the parent's end (it stopped, or was
 killed) ends this process at once, leaving rows in flight in doubt, as a killed thread would.
 """
 
@@ -22,6 +22,7 @@ from commbox_core.runs.runner import BulkRunner
 from commbox_core.service.run_process import ChildRun
 from commbox_core.service.sandbox_process import BACKGROUND_NICENESS
 from commbox_core.service.tenant_link import TenantLink
+from commbox_core.service.workbook_process import WorkbookProcess
 from commbox_core.storage.audit import CLI_USER, audit_ticket
 from commbox_core.storage.sent_marks import SentMarks
 from commbox_core.storage.store import JobStore
@@ -86,9 +87,10 @@ def run(connection: Connection, child: ChildRun) -> None:
     outbox = Outbox(connection, runner)
     stream = None
     if child.workbook is not None:
-        from commbox_core.outputs.lines import workbook_stream
+        from commbox_core.outputs.lines import carried_cells
 
-        stream = workbook_stream(child.workbook, [p.row for p in child.rows])
+        order = [p.row for p in child.rows]
+        stream = WorkbookProcess(*carried_cells(child.workbook, order), order)
     requests = {p.row: p.request for p in child.rows if p.request is not None}
 
     def collect(result: RowResult) -> None:

@@ -16,7 +16,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from commbox_core.fields import Kind
-from commbox_core.outputs import files as export
 from commbox_core.outputs import workbook
 from commbox_core.outputs.files import (
     errors_frame,
@@ -26,8 +25,9 @@ from commbox_core.outputs.files import (
     to_xlsx_bytes,
     write_outputs,
 )
-from commbox_core.outputs.lines import workbook_stream
+from commbox_core.outputs.lines import carried_cells, workbook_stream
 from commbox_core.runs.results import RowResult, RunReport
+from commbox_core.service.workbook_process import WorkbookProcess
 from commbox_core.tables.cells import needs_neutralising, neutralise, unneutralise
 from commbox_core.tables.columns import match_columns
 from commbox_core.tables.read import read_table, unique_column_names
@@ -349,14 +349,20 @@ def test_job_outputs_asked_from_many_threads_at_once_build_once(monkeypatch):
     assert got == [b"csv"] * 6 and builds == [1]
 
 
-def test_the_workbook_written_during_a_run_is_the_one_written_after_it():
+def _in_a_helper_process(table, rows):
+    return WorkbookProcess(*carried_cells(table, rows), rows)
+
+
+@pytest.mark.parametrize("start_stream", [workbook_stream, _in_a_helper_process], ids=["thread", "helper process"])
+def test_the_workbook_written_during_a_run_is_the_one_written_after_it(start_stream):
     """Results arrive out of order from the workers; the streamed workbook still has every row in
-    input order, on its sheet, with the same cells and links as the one built from the tables."""
+    input order, on its sheet, with the same cells and links as the one built from the tables.
+    Row 5 arrives only with the final results, as a run's earlier outcomes do."""
     table = make_table("username,phone1\na,+44 20 7946 0000\nb,=1+1\nc,\nd,000123\ne,x\n")
     results = [failed(5, ErrorCode.INVALID, "bad"), ok(3), RowResult(1, True, url=link(1)), failed(2), ok(4)]
     report = make_report(sorted(results, key=lambda r: r.row))
-    stream = workbook_stream(table, [1, 2, 3, 4, 5])
-    for result in results:
+    stream = start_stream(table, [1, 2, 3, 4, 5])
+    for result in results[1:]:
         stream.add(result)
     streamed = open_xlsx(stream.finish(report.results))
     batch = open_xlsx(to_xlsx_bytes(success_frame(table, report), errors_frame(table, report)))
@@ -366,3 +372,12 @@ def test_the_workbook_written_during_a_run_is_the_one_written_after_it():
         assert streamed[name].auto_filter.ref == batch[name].auto_filter.ref and streamed[name].freeze_panes == "A2"
     assert [row[0].value for row in streamed["Success"].iter_rows(min_row=2)] == [1, 3, 4]
     assert streamed["Errors"]["C2"].value == "=1+1"  # a text cell, never a formula
+
+
+def test_a_helper_process_that_fails_leaves_the_workbook_to_be_built_from_the_results():
+    table = make_table("username\na\nb\n")
+    stream = _in_a_helper_process(table, [1, 2])
+    stream.add(ok(1))
+    stream._process.kill()  # noqa: SLF001 - as a crash of the helper would
+    # None: the run's process sends no workbook, and its outputs build one from the results.
+    assert stream.finish(make_report([ok(1), ok(2)]).results) is None

@@ -112,7 +112,8 @@ SERVER = textwrap.dedent("""
     console = Console.open(settings, db=db, run_in_process=True)
     upload = console.read_upload(sys.stdin.buffer.read(), "many.csv")
     plan = RunPlan(console.match_columns(upload.table, Kind.AGENT).mapping, RowDefaults())
-    job = console.start_run(upload.table, console.prepare(upload.table, Kind.AGENT, plan), Kind.AGENT, plan)
+    job = console.start_run(upload.table, console.prepare(upload.table, Kind.AGENT, plan), Kind.AGENT, plan,
+                            stream_workbook=True)
     print("started", flush=True)
     job.wait()
 """)
@@ -127,9 +128,10 @@ def test_a_server_killed_mid_run_takes_its_runs_process_with_it(sandbox, tmp_pat
     assert server.stdout.readline().strip() == b"started"
     wait_until(lambda: sandbox.stats()["tickets_issued"] >= 100, timeout=30)
     [child] = _children(server.pid)  # the run's process
+    [helper] = _children(child)  # the one writing its results.xlsx
     os.kill(server.pid, signal.SIGKILL)
     server.wait()
-    wait_until(lambda: not _alive(child), timeout=5)  # it saw its parent's end, and stopped
+    wait_until(lambda: not _alive(child) and not _alive(helper), timeout=5)  # each saw its parent's end, and stopped
     assert sandbox.stats()["tickets_issued"] < ROWS - 1  # the rest of the run was never asked for
 
 

@@ -1,0 +1,100 @@
+"""results.xlsx written in a helper process for a run's process (service/run_child.py).
+
+xlsxwriter is pure Python: writing each row's cells took a fifth of the run's interpreter, which
+sending the requests needs whole (a run is bound by its GIL). So the run's process hands every
+result over a socket pair, in batches ten times a second, to `python -m
+commbox_core.service.workbook_process FD`, which writes them with the same WorkbookStream a
+thread would use. The helper holds links in memory only, as the run's process does, and ends
+when the run's process does.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Sequence
+from multiprocessing.connection import Connection
+
+from commbox_core.runs.results import RowResult
+from commbox_core.service.sandbox_process import child_environment
+
+SEND_EVERY_S = 0.1
+
+
+class WorkbookProcess:
+    """A WorkbookStream's face (add, finish) over one in a helper process."""
+
+    def __init__(self, headers: list[str], values: dict[int, list[str]], rows: list[int]):
+        ours, theirs = socket.socketpair()
+        with theirs:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "commbox_core.service.workbook_process", str(theirs.fileno())],
+                pass_fds=(theirs.fileno(),), env=child_environment(), stdin=subprocess.DEVNULL)
+        self._connection = Connection(ours.detach())
+        self._connection.send((headers, values, rows))
+        self._batch: list[RowResult] = []
+        self._given: set[int] = set()
+        self._lock = threading.Lock()  # the batch, and the connection
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._send_loop, name="results-xlsx-sender", daemon=True)
+        self._thread.start()
+
+    def add(self, result: RowResult) -> None:
+        with self._lock:
+            self._batch.append(result)
+
+    def finish(self, results: Sequence[RowResult]) -> bytes | None:
+        """The workbook of these final results (every row of the run); None if the helper failed
+        (the run's outputs then build it from the results, as for a run without a stream)."""
+        self._done.set()
+        self._thread.join()
+        try:
+            with self._lock:
+                self._send()
+                self._connection.send(("finish", [r for r in results if r.row not in self._given]))
+            return self._connection.recv()
+        except (EOFError, OSError):
+            return None
+        finally:
+            self._connection.close()
+            self._process.wait()
+
+    def _send(self) -> None:
+        batch, self._batch = self._batch, []
+        if batch:
+            self._given.update(result.row for result in batch)
+            self._connection.send(("rows", batch))
+
+    def _send_loop(self) -> None:
+        try:
+            while not self._done.wait(SEND_EVERY_S):
+                with self._lock:
+                    self._send()
+        except OSError:  # the helper failed; finish() says so
+            return
+
+
+def main(fd: int) -> int:
+    from commbox_core.outputs.lines import tail_cells
+    from commbox_core.outputs.workbook import WorkbookStream
+
+    connection = Connection(fd)
+    try:
+        headers, values, rows = connection.recv()
+        stream = WorkbookStream(headers, values, rows, tail_cells)
+        while (message := connection.recv())[0] == "rows":
+            for result in message[1]:
+                stream.add(result)
+        connection.send(stream.finish(message[1]))
+    except (EOFError, OSError):  # the run's process is gone: nobody wants the workbook
+        return 0
+    except Exception as exc:  # noqa: BLE001 - never a traceback: it could quote a cell, even a link
+        print(f"results.xlsx could not be written: {type(exc).__name__}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(int(sys.argv[1])))
