@@ -4,8 +4,9 @@
 It reads a ChildRun, runs its rows as BulkRunner does in a thread (store marks before sending,
 outcomes and audit entries as rows land, the tenant's shared limit), and sends the parent every
 row's result in batches ten times a second with the progress, then the report (and results.xlsx,
-when asked for, written by a helper process of its own: service/workbook_process.py). A "cancel" from the parent cancels the run; the parent's end (it stopped, or was
-killed) ends this process at once, leaving rows in flight in doubt, as a killed thread would.
+when asked for, written by a helper process of its own: service/workbook_process.py). A "cancel"
+from the parent cancels the run; the parent's end (it stopped, or was killed) ends this process
+at once, leaving rows in flight in doubt, as a killed thread would.
 """
 
 from __future__ import annotations
