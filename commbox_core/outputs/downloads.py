@@ -74,8 +74,9 @@ class JobOutputs:
         if name == "errors.csv":
             return to_csv_bytes(errors_frame(table, report))
         if name == "results.xlsx":
-            if self._workbook is not None:  # only the last rows and the zip are left to do
-                return self._workbook.finish(report.results)
+            streamed = self._workbook.finish(report.results) if self._workbook is not None else None
+            if streamed is not None:  # written while the run went on: only the last rows and the zip were left
+                return streamed
             return to_xlsx_bytes(success_frame(table, report), errors_frame(table, report))
         if name == "summary.json":
             return summary_json(report, self._summary)

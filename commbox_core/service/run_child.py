@@ -119,13 +119,14 @@ def run(connection: Connection, child: ChildRun) -> None:
             link.stop()
         client.close()
     outbox.stop()
-    workbook = stream.finish(report.results) if stream is not None else None
     if store is not None:
         store.flush()
         store.close()
     # The parent has every row's result from the batches: the report goes without them (sending
     # 20,000 results twice cost 0.3 s at the end of the run).
-    outbox.send(("done", replace(report, results=[]), workbook))
+    outbox.send(("done", replace(report, results=[])))
+    if stream is not None:  # after the report: the run has ended for its page while this is zipped
+        outbox.send(("workbook", stream.finish(report.results)))
 
 
 def main(fd: int) -> int:

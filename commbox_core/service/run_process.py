@@ -26,6 +26,7 @@ from commbox_core.vocabulary import RunStatus
 # A child costs about 0.3 s to start: runs this small end in a thread before it would have.
 PROCESS_MIN_ROWS = 1_000
 POLL_S = 0.1  # how often the parent looks for a cancel to pass on while it waits for results
+WORKBOOK_WAIT_S = 120.0  # results.xlsx of 100,000 rows is zipped in 2-3 s
 
 
 @dataclass
@@ -75,10 +76,11 @@ class RunProcesses:
     def __init__(self) -> None:
         self._spare: RunProcess | None = None
         self._lock = threading.Lock()
+        self._closed = False
 
     def keep_one_ready(self) -> None:
         with self._lock:
-            if self._spare is None or not self._spare.alive():
+            if not self._closed and (self._spare is None or not self._spare.alive()):
                 self._spare = RunProcess.start()
 
     def take(self) -> RunProcess:
@@ -87,20 +89,29 @@ class RunProcesses:
         return spare if spare is not None and spare.alive() else RunProcess.start()
 
     def close(self) -> None:
+        """No more processes ahead (a run that is ending will not start one); the waiting one goes."""
         with self._lock:
-            spare, self._spare = self._spare, None
+            spare, self._spare, self._closed = self._spare, None, True
         if spare is not None:
             spare.end()
 
 
-@dataclass(frozen=True)
-class FinishedWorkbook:
-    """results.xlsx as the child wrote it while the run went on (a WorkbookStream's stand-in)."""
+class ComingWorkbook:
+    """results.xlsx as the child wrote it while the run went on (a WorkbookStream's stand-in). It
+    comes after the run's report: the child zips it while the run already shows as ended."""
 
-    data: bytes
+    def __init__(self) -> None:
+        self._data: bytes | None = None
+        self._ready = threading.Event()
 
-    def finish(self, results) -> bytes:
-        return self.data
+    def put(self, data: bytes | None) -> None:
+        self._data = data
+        self._ready.set()
+
+    def finish(self, results) -> bytes | None:
+        """The workbook; None if the child could not write it (the outputs build it then)."""
+        self._ready.wait(WORKBOOK_WAIT_S)
+        return self._data
 
 
 class ProcessRunner:
@@ -112,7 +123,7 @@ class ProcessRunner:
         self.child = child
         self._processes = processes
         self.on_result: Callable[[RowResult], None] | None = None
-        self.workbook: FinishedWorkbook | None = None
+        self.workbook: ComingWorkbook | None = None
         self._progress = Progress(len(child.rows), 0, 0, 0, 0.0, 0.0, None, 0, RunStatus.QUEUED)
         self._results: dict[int, RowResult] = {}
         self._cancel = threading.Event()
@@ -129,10 +140,20 @@ class ProcessRunner:
         try:
             started.connection.send(self.child)
             return self._follow(started.connection, started.process)
-        finally:
-            started.end()
-            if self._processes is not None:
-                self._processes.keep_one_ready()
+        finally:  # the run has ended for its job now; the rest needs no one to wait
+            threading.Thread(target=self._let_go, args=(started,), name="run-process-end", daemon=True).start()
+
+    def _let_go(self, started: RunProcess) -> None:
+        """Take results.xlsx if one is coming, end the child, and have a process ready for the next run."""
+        if self.workbook is not None:
+            try:
+                message = started.connection.recv() if started.connection.poll(WORKBOOK_WAIT_S) else None
+            except (EOFError, OSError):
+                message = None
+            self.workbook.put(message[1] if message is not None and message[0] == "workbook" else None)
+        started.end()
+        if self._processes is not None:
+            self._processes.keep_one_ready()
 
     def _follow(self, connection: Connection, process: subprocess.Popen) -> RunReport:
         asked = False
@@ -155,7 +176,7 @@ class ProcessRunner:
                     self._results[result.row] = result
                     self.on_result(result)
             elif message[0] == "done":
-                self.workbook = FinishedWorkbook(message[2]) if message[2] is not None else None
+                self.workbook = ComingWorkbook() if self.child.workbook is not None else None
                 return self._report(message[1])
             else:  # "failed"
                 raise RuntimeError(message[1])

@@ -27,6 +27,8 @@ from commbox_core.outputs.files import (
 )
 from commbox_core.outputs.lines import carried_cells, workbook_stream
 from commbox_core.runs.results import RowResult, RunReport
+from commbox_core.outputs.downloads import JobOutputs
+from commbox_core.service.run_process import ComingWorkbook
 from commbox_core.service.workbook_process import WorkbookProcess
 from commbox_core.tables.cells import needs_neutralising, neutralise, unneutralise
 from commbox_core.tables.columns import match_columns
@@ -298,7 +300,6 @@ def test_write_outputs_writes_four_private_files_and_tokens_only_where_expected(
 
 def test_job_outputs_build_each_file_on_first_use_and_once(monkeypatch):
     from commbox_core.outputs import downloads as outputs_module
-    from commbox_core.outputs.downloads import JobOutputs
 
     report = make_report([ok(1), failed(2), ok(3)])
     expected = {
@@ -328,7 +329,6 @@ def test_job_outputs_asked_from_many_threads_at_once_build_once(monkeypatch):
     import threading
 
     from commbox_core.outputs import downloads as outputs_module
-    from commbox_core.outputs.downloads import JobOutputs
 
     builds, gate = [], threading.Event()
 
@@ -379,5 +379,9 @@ def test_a_helper_process_that_fails_leaves_the_workbook_to_be_built_from_the_re
     stream = _in_a_helper_process(table, [1, 2])
     stream.add(ok(1))
     stream._process.kill()  # noqa: SLF001 - as a crash of the helper would
-    # None: the run's process sends no workbook, and its outputs build one from the results.
-    assert stream.finish(make_report([ok(1), ok(2)]).results) is None
+    report = make_report([ok(1), ok(2)])
+    assert stream.finish(report.results) is None  # so the run's process sends none
+    coming = ComingWorkbook()
+    coming.put(None)
+    built = open_xlsx(JobOutputs(table, report, workbook=coming).xlsx)  # the job's outputs build it instead
+    assert [row[0].value for row in built["Success"].iter_rows(min_row=2)] == [1, 2]
