@@ -1,8 +1,10 @@
 """The dashboard as a user times it: `streamlit run serve.py` (as `make run`) on the embedded
 sandbox, driven by Chromium through Playwright. Page loads of History in a fresh tab, idle and
 while a big run goes on (ratio); the run's rate against `bulk`'s on a sandbox in another process
-at 0 ms (ratio); results.xlsx from the click to the file. Needs Playwright (a test dependency) and
-Debian's Chromium: run it with `--only dashboard`; it is not part of a plain `bench`."""
+at 0 ms (ratio), both over the run (first request to last answer) and as a user times each (the
+click to "Done", the command to its exit with its files); results.xlsx from the click to the
+file. Needs Playwright (a test dependency) and Debian's Chromium: run it with `--only dashboard`;
+it is not part of a plain `bench`."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -30,6 +33,23 @@ LOADS = 5  # page loads on each side; the median counts
 APP_DONE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 
 
+@dataclass(frozen=True)
+class Timed:
+    """A run's rows and seconds: over the run, and as its user times it."""
+
+    rows: int
+    run_s: float  # the first request to the last answer
+    whole_s: float  # the dashboard: the click to "Done"; `bulk`: the command to its exit, its files written
+
+    @property
+    def rate(self) -> float:
+        return self.rows / self.run_s
+
+    @property
+    def whole_rate(self) -> float:
+        return self.rows / self.whole_s
+
+
 def dashboard(sizes: Sizes, rows: int, large: int) -> list[Finding]:
     """`rows`: the runs' size for loads and rates; `large`: one more run's, for results.xlsx."""
     try:
@@ -40,13 +60,13 @@ def dashboard(sizes: Sizes, rows: int, large: int) -> list[Finding]:
     with tempfile.TemporaryDirectory(prefix="commbox-dash-") as folder, sync_playwright() as playwright:
         source = Path(folder) / "customers.csv"
         write_customers(source, "dash-", rows)
-        cli_rate = _cli_rate(source, folder)
-        stored_rate = _cli_rate(source, folder, "--db", str(Path(folder) / "cli.sqlite3"))
+        bulk = _cli_timed(source, folder)
+        stored = _cli_timed(source, folder, "--db", str(Path(folder) / "cli.sqlite3"))
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
                                              args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
         server, url = _start_dashboard(folder)
         try:
-            findings = _measure(browser, url, Path(folder), source, rows, (cli_rate, stored_rate))
+            findings = _measure(browser, url, Path(folder), source, rows, (bulk, stored))
             big = Path(folder) / "big.csv"
             write_customers(big, "big-", large)
             return [*findings, _large_workbook(browser, url, Path(folder), big, large)]
@@ -56,7 +76,7 @@ def dashboard(sizes: Sizes, rows: int, large: int) -> list[Finding]:
             server.wait(20)
 
 
-def _measure(browser, url: str, folder: Path, source: Path, rows: int, cli: tuple[float, float]) -> list[Finding]:
+def _measure(browser, url: str, folder: Path, source: Path, rows: int, cli: tuple[Timed, Timed]) -> list[Finding]:
     """Two runs of the same file: one watched on its page (its rate, then results.xlsx), one
     while History is loaded again and again in fresh tabs; the idle loads come between the two,
     so that they show the same store but no run going on."""
@@ -64,7 +84,7 @@ def _measure(browser, url: str, folder: Path, source: Path, rows: int, cli: tupl
     _load(browser, f"{url}/history")  # warm: the first load imports the pages
     page = browser.new_page()
     _start_run(page, url, source, rows)
-    seconds = _wait_for_run(store, 1)
+    watched = _wait_for_run(store, 1)
     page.wait_for_selector("text=Done: all", timeout=120_000)
     xlsx = _download_seconds(page, "results.xlsx")
     # Idle now holds what the second run's loads will hold (one run of this size behind), but no run.
@@ -72,22 +92,28 @@ def _measure(browser, url: str, folder: Path, source: Path, rows: int, cli: tupl
     _start_run(page, url, source, rows)
     busy = [_load(browser, f"{url}/history") for _ in range(LOADS)]
     during = "the run still going after the last load" if _finished(store) < 2 else "THE RUN ENDED BEFORE THE LAST LOAD"
-    loaded_seconds = _wait_for_run(store, 2)
+    loaded = _wait_for_run(store, 2)
     page.close()
     ratio = statistics.median(busy) / statistics.median(idle)
-    rate, (cli_rate, stored_rate) = rows / seconds, cli
+    bulk, stored = cli
+    over_run, as_timed = watched.rate / bulk.rate, watched.whole_rate / bulk.whole_rate
     return [
         Finding("dashboard", f"History's page load in a fresh tab during a {rows:,}-row run, over the same load idle",
                 f"{ratio:.2f}x", "<= 1.5x", ratio <= 1.5,
                 f"idle {_seconds(idle)}; during the run {_seconds(busy)} (median of {LOADS} each; {during})"),
-        Finding("dashboard", f"the dashboard's run of {rows:,} customers at 0 ms over `bulk`'s on the same machine",
-                f"{rate / cli_rate:.2f}", ">= 0.9", rate / cli_rate >= 0.9,
-                f"dashboard {rate:,.0f} rows/s ({seconds:.1f} s from the click to the end, its page open, store "
-                f"included); bulk {cli_rate:,.0f} rows/s; bulk --db (a store, as the dashboard) {stored_rate:,.0f} "
-                f"rows/s: {rate / stored_rate:.2f} of it; while History was loaded {LOADS} times: "
-                f"{rows / loaded_seconds:,.0f} rows/s"),
+        Finding("dashboard", f"the dashboard's run of {rows:,} customers at 0 ms over `bulk`'s, each over its run "
+                "(first request to last answer)", f"{over_run:.2f}", ">= 0.9", over_run >= 0.9,
+                f"dashboard {watched.rate:,.0f} rows/s ({watched.run_s:.1f} s, its page open, store included); "
+                f"bulk {bulk.rate:,.0f} rows/s; bulk --db (a store, as the dashboard) {stored.rate:,.0f} rows/s: "
+                f"{watched.rate / stored.rate:.2f} of it; while History was loaded {LOADS} times: "
+                f"{loaded.rate:,.0f} rows/s"),
+        Finding("dashboard", "the same, as a user times each: the click to \"Done\" over `bulk`'s command to its "
+                "exit (reading the file, the run, its four files)", f"{as_timed:.2f}", ">= 0.9", as_timed >= 0.9,
+                f"dashboard {watched.whole_s:.1f} s ({watched.whole_rate:,.0f} rows/s); bulk {bulk.whole_s:.1f} s "
+                f"({bulk.whole_rate:,.0f} rows/s); bulk --db {stored.whole_s:.1f} s"),
         Finding("dashboard", f"results.xlsx of {rows:,} rows, from the click to the file", f"{xlsx:.2f} s",
-                "<= 2 s", xlsx <= 2.0, "written while the run went on; the click adds its last rows and the zip"),
+                "<= 2 s", xlsx <= 2.0, "written as rows landed, by a helper of the run's process, and zipped as the run "
+                "ended"),
     ]
 
 
@@ -95,13 +121,13 @@ def _large_workbook(browser, url: str, folder: Path, source: Path, rows: int) ->
     """A third run, of `rows` rows, watched to its end; then results.xlsx from the click to the file."""
     page = browser.new_page()
     _start_run(page, url, source, rows)
-    seconds = _wait_for_run(folder / "data" / "console.sqlite3", 3)
+    timed = _wait_for_run(folder / "data" / "console.sqlite3", 3)
     page.wait_for_selector("text=Done: all", timeout=300_000)
     xlsx = _download_seconds(page, "results.xlsx")
     page.close()
     return Finding("dashboard", f"results.xlsx of {rows:,} rows, from the click to the file", f"{xlsx:.2f} s",
-                   "<= 2 s", xlsx <= 2.0, f"the run took {seconds:.1f} s ({rows / seconds:,.0f} rows/s); its "
-                   "process wrote the workbook as rows landed and zipped it before the end")
+                   "<= 2 s", xlsx <= 2.0, f"the run took {timed.whole_s:.1f} s ({timed.whole_rate:,.0f} rows/s); its "
+                   "process's helper wrote the workbook as rows landed and zipped it as the run ended")
 
 
 def _download_seconds(page, label: str) -> float:
@@ -145,27 +171,37 @@ def _finished(store: Path) -> int:
         return conn.execute("SELECT count(*) FROM jobs WHERE finished_at IS NOT NULL").fetchone()[0]
 
 
-def _wait_for_run(store: Path, nth: int) -> float:
-    """The `nth` run's seconds from its start to its end, as its store records them."""
+def _wait_for_run(store: Path, nth: int) -> Timed:
+    """The `nth` run's times, as its store records them: from its start to its end, and from its
+    first row marked as leaving to its last answer."""
     while True:
         with sqlite3.connect(store) as conn:
-            found = conn.execute("SELECT created_at, finished_at FROM jobs ORDER BY created_at").fetchall()
-        if len(found) >= nth and found[nth - 1][1]:
-            created, finished = found[nth - 1]
-            return (datetime.fromisoformat(finished) - datetime.fromisoformat(created)).total_seconds()
+            found = conn.execute("SELECT id, created_at, finished_at FROM jobs ORDER BY created_at").fetchall()
+            if len(found) >= nth and found[nth - 1][2]:
+                job_id, created, finished = found[nth - 1]
+                rows, first, last = conn.execute("SELECT count(*), min(sent_at), max(updated_at) FROM job_rows "
+                                                 "WHERE job_id = ?", (job_id,)).fetchone()
+                return Timed(rows, _between(first, last), _between(created, finished))
         time.sleep(0.5)
 
 
-def _cli_rate(source: Path, folder: str, *store: str) -> float:
-    """`bulk`'s rows per second (its run, from summary.json) against a sandbox process at 0 ms;
-    `store`: extra arguments (--db PATH: recording every row, as the dashboard always does)."""
+def _between(start: str, end: str) -> float:
+    return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+
+
+def _cli_timed(source: Path, folder: str, *store: str) -> Timed:
+    """`bulk` against a sandbox process at 0 ms: its run (from summary.json), and the command from
+    its start to its exit; `store`: extra arguments (--db PATH: recording every row, as the
+    dashboard always does)."""
     out = Path(folder) / f"cli-out{len(store)}"
     with SandboxProcess() as sandbox:
+        started = time.perf_counter()
         subprocess.run([sys.executable, "-m", "commbox_core", "bulk", str(source), "--kind", "customer", "--out",
                         str(out), "--quiet", *store], env=bulk_environment(sandbox, folder), check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=900)
+        whole = time.perf_counter() - started
     summary = json.loads((out / "summary.json").read_text())
-    return summary["rows"] / summary["duration_s"]
+    return Timed(summary["rows"], summary["duration_s"], whole)
 
 
 def _start_dashboard(folder: str) -> tuple[subprocess.Popen, str]:
