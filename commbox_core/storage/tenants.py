@@ -46,16 +46,21 @@ class TenantBoard:
                              "floor=excluded.floor, cut_at=excluded.cut_at WHERE tenant_cuts.cut_at < ?",
                              (tenant, cut.revealed, cut.floor, cut.at, cut.at - SETTLE_S))
 
-        self.store.transaction(write)
+        # Through the store's writer, committed with what it holds: a transaction of its own, ten
+        # times a second, took SQLite's write lock from under the run's commits, which then slept
+        # (SQLite's busy handler) while the run's requests waited for their marks.
+        self.store.submit(write)
+        self.store.flush()
         return self.view(tenant, job_id, now)
 
     def view(self, tenant: str, job_id: str, now: float | None = None) -> TenantView:
         now = time.time() if now is None else now
-        senders = self.store.query(
-            "SELECT count(*), COALESCE(sum(send_rate), 0), COALESCE(sum(accept_rate), 0) FROM tenant_senders "
-            "WHERE tenant_host=? AND job_id<>? AND seen_at>?", (tenant, job_id, now - SENDER_TTL_S))
-        cuts = self.store.query("SELECT revealed, floor, cut_at FROM tenant_cuts WHERE tenant_host=? AND cut_at>?",
-                                (tenant, now - CUT_TTL_S))
+        with self.store.database.connection() as conn:  # one connection for both
+            senders = conn.execute(
+                "SELECT count(*), COALESCE(sum(send_rate), 0), COALESCE(sum(accept_rate), 0) FROM tenant_senders "
+                "WHERE tenant_host=? AND job_id<>? AND seen_at>?", (tenant, job_id, now - SENDER_TTL_S)).fetchall()
+            cuts = conn.execute("SELECT revealed, floor, cut_at FROM tenant_cuts WHERE tenant_host=? AND cut_at>?",
+                                (tenant, now - CUT_TTL_S)).fetchall()
         cut = TenantCut(float(cuts[0][0]), float(cuts[0][1]), float(cuts[0][2])) if cuts else None
         return TenantView(int(senders[0][0]), float(senders[0][1]), float(senders[0][2]), cut)
 
