@@ -10,6 +10,7 @@ when the run's process does.
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from collections.abc import Sequence
 from multiprocessing.connection import Connection
 
 from commbox_core.runs.results import RowResult
-from commbox_core.service.sandbox_process import child_environment
+from commbox_core.service.sandbox_process import BACKGROUND_NICENESS, child_environment
 
 SEND_EVERY_S = 0.1
 
@@ -77,6 +78,7 @@ class WorkbookProcess:
 
 
 def main(fd: int) -> int:
+    os.nice(BACKGROUND_NICENESS)  # as the run's process: the server's pages come first
     from commbox_core.outputs.lines import tail_cells
     from commbox_core.outputs.workbook import WorkbookStream
 
