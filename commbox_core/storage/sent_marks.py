@@ -42,7 +42,7 @@ class SentMarks:
         self._index = {row: index for index, row in enumerate(rows)}
         self._ahead = max(1, ahead)
         self._asked = 0  # rows[:_asked] are marked or queued to be
-        self._pending: list[tuple[int, threading.Event]] = []  # (end index, committed) per queued block
+        self._pending: list[tuple[int, int, threading.Event]] = []  # (start, end index, committed) per block
         self._lock = threading.Lock()
 
     def __call__(self, row: int) -> None:
@@ -55,10 +55,10 @@ class SentMarks:
         with self._lock:
             if index + self._ahead >= self._asked:
                 self._ask(max(index + 1, self._asked + self._ahead))
-            while self._pending and self._pending[0][1].is_set():
+            while self._pending and self._pending[0][2].is_set():
                 del self._pending[0]
-            waiting = next((done for end, done in self._pending if end > index), None)
-        if waiting is not None:  # blocks commit in order, so this one covers every row before it
+            waiting = next((done for start, end, done in self._pending if start <= index < end), None)
+        if waiting is not None:  # this row's block is not committed yet (None: it is)
             waiting.wait(30.0)
 
     def _ask(self, end: int) -> None:
@@ -66,5 +66,5 @@ class SentMarks:
         moment = now_iso()
         for row in self._rows[self._asked:end]:
             self._store.submit((_MARK, (self._job_id, row, moment)))
-        self._pending.append((end, self._store.commit_soon()))
+        self._pending.append((self._asked, end, self._store.commit_soon()))
         self._asked = end

@@ -97,3 +97,35 @@ def test_marks_run_at_most_two_blocks_ahead_of_the_row_leaving(store_target, ope
         assert max(marked) - row <= 2 * 5 and len(marked) == max(marked)  # a prefix of the plan
     marks(99)  # a row out of turn (none comes so in a run) is marked before it leaves, too
     assert _sent(store, "j3")[99] is not None
+
+
+class _HeldStore:
+    """A store whose commits happen when the test says (commit_soon's events)."""
+
+    def __init__(self):
+        self.commits: list[threading.Event] = []
+
+    def submit(self, work) -> None:
+        pass
+
+    def commit_soon(self) -> threading.Event:
+        self.commits.append(threading.Event())
+        return self.commits[-1]
+
+
+def test_a_row_whose_block_is_committed_leaves_without_waiting_for_the_next_block():
+    store = _HeldStore()
+    marks = SentMarks(store, "j", list(range(1, 101)), ahead=4)
+
+    def leaves(row: int, within: float = 5.0) -> bool:
+        thread = threading.Thread(target=marks, args=(row,), daemon=True)
+        thread.start()
+        thread.join(within)  # nothing here takes time: a row that may leave returns at once
+        return not thread.is_alive()
+
+    assert not leaves(1, within=0.2)  # its block [1-4] is not committed yet (it is still waiting)
+    store.commits[0].set()
+    assert leaves(2)  # asks the next block [5-8], which is not committed, and need not be
+    assert len(store.commits) == 2 and not store.commits[1].is_set()
+    assert leaves(3) and leaves(4)
+    assert not leaves(5, within=0.2)
