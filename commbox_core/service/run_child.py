@@ -112,8 +112,9 @@ def run(connection: Connection, child: ChildRun) -> None:
         link = TenantLink(TenantBoard(store), settings.api_host, child.job_id, runner.pacer).start()
     threading.Thread(target=_listen, args=(connection, runner), name="parent", daemon=True).start()
     outbox.start()
-    # A run is batch work: the server's pages (people waiting) come first. Not before now: at the
-    # click the server is busy with the page, and setting up at this priority took 0.5-1 s.
+    # A run is batch work: the server's pages (people waiting) come first. Not before now: the
+    # run's setup should not wait behind the page the click redraws, and its results.xlsx
+    # helper, started above, keeps this priority (see workbook_process.py).
     os.nice(BACKGROUND_NICENESS)
     try:
         report = runner.run(child.rows, child.kind)
