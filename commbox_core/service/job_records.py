@@ -6,7 +6,9 @@ from __future__ import annotations
 import hashlib
 
 from commbox_core.errors import ConsoleError
-from commbox_core.storage.store import StoredJob, StoredRow
+from commbox_core.runs.results import RowResult
+from commbox_core.storage.audit import AuditEntry, audit, audit_ticket
+from commbox_core.storage.store import JobStore, StoredJob, StoredRow
 from commbox_core.tables.read import InputTable
 from commbox_core.tickets.prepare import PreparedRow
 from commbox_core.tickets.request import TicketRequest
@@ -26,6 +28,19 @@ def job_record(job, source_sha256: str = "") -> dict:
         "plan": job.plan.record() if job.plan else None, "headers": list(job.table.headers), "columns": list(job.table.columns),
         "status": RunStatus.QUEUED, "total": len(job.prepared),
     }
+
+
+def record_row(store: JobStore, job_id: str, result: RowResult, request: TicketRequest | None, *, user: str,
+               tenant_host: str, role: str | None) -> None:
+    """Store a row's outcome and write its audit entry (an invitation issued, or a ticket asked
+    for), for a run in a thread and in a process of its own alike."""
+    store.record_result(job_id, result)
+    if request is not None and result.invitation_id is not None:
+        audit(store, [AuditEntry(user, tenant_host, str(request.kind), "ok", action="invite", brand=request.brand,
+                                 subject=request.subject, job_id=job_id, invitation_id=result.invitation_id,
+                                 role=role)])
+    elif request is not None:
+        audit_ticket(store, user, tenant_host, request, result, job_id, role=role)
 
 
 def sha256_of(data: bytes) -> str:

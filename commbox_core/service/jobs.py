@@ -20,7 +20,8 @@ from commbox_core.fields import Kind
 from commbox_core.invitations.options import InvitationOptions
 from commbox_core.runs.results import RowResult, RunReport
 from commbox_core.runs.runner import BulkRunner, Progress
-from commbox_core.storage.audit import CLI_USER, AuditEntry, audit, audit_ticket
+from commbox_core.service.job_records import record_row
+from commbox_core.storage.audit import CLI_USER
 from commbox_core.storage.store import JobStore
 from commbox_core.tables.read import InputTable
 from commbox_core.tickets.plan import RunPlan
@@ -134,15 +135,8 @@ class Job:
         for listener in self.listeners:
             listener(result)
         if self.store is not None and self.records:
-            self.store.record_result(self.id, result)
-            request = self._requests.get(result.row)
-            user = self.started_by or CLI_USER
-            if request is not None and result.invitation_id is not None:
-                audit(self.store, [AuditEntry(user, self.settings.api_host, str(request.kind), "ok", action="invite",
-                                              brand=request.brand, subject=request.subject, job_id=self.id,
-                                              invitation_id=result.invitation_id, role=self.role)])
-            elif request is not None:
-                audit_ticket(self.store, user, self.settings.api_host, request, result, self.id, role=self.role)
+            record_row(self.store, self.id, result, self._requests.get(result.row), user=self.started_by or CLI_USER,
+                       tenant_host=self.settings.api_host, role=self.role)
 
     @cached_property
     def _requests(self) -> dict:

@@ -24,7 +24,8 @@ from commbox_core.service.run_process import ChildRun
 from commbox_core.service.sandbox_process import BACKGROUND_NICENESS
 from commbox_core.service.tenant_link import TenantLink
 from commbox_core.service.workbook_process import WorkbookProcess
-from commbox_core.storage.audit import CLI_USER, audit_ticket
+from commbox_core.service.job_records import record_row
+from commbox_core.storage.audit import CLI_USER
 from commbox_core.storage.sent_marks import SentMarks
 from commbox_core.storage.store import JobStore
 from commbox_core.storage.tenants import TenantBoard
@@ -99,11 +100,8 @@ def run(connection: Connection, child: ChildRun) -> None:
         if stream is not None:
             stream.add(result)
         if store is not None:
-            store.record_result(child.job_id, result)
-            request = requests.get(result.row)
-            if request is not None:
-                audit_ticket(store, child.started_by or CLI_USER, settings.api_host, request, result, child.job_id,
-                             role=child.role)
+            record_row(store, child.job_id, result, requests.get(result.row), user=child.started_by or CLI_USER,
+                       tenant_host=settings.api_host, role=child.role)
 
     runner.on_result = collect
     link = None
