@@ -90,10 +90,18 @@ class RunRecords:
 
         runs = self.upload_runs(job_id)
         store = self._need_store()
-        latest = latest_stored_rows([(record, store.rows(record.id)) for record in runs])
-        rows = [row for _, row in latest]
-        frame = stored_outcomes(rows, runs[0].kind, rebuild_table(runs[0], rows), [run_id for run_id, _ in latest])
-        return frame, to_csv_bytes(frame), runs
+
+        def build() -> tuple[pd.DataFrame, bytes]:
+            latest = latest_stored_rows([(record, store.rows(record.id)) for record in runs])
+            rows = [row for _, row in latest]
+            frame = stored_outcomes(rows, runs[0].kind, rebuild_table(runs[0], rows), [run_id for run_id, _ in latest])
+            return frame, to_csv_bytes(frame)
+
+        if any(run.status.active for run in runs):
+            return *build(), runs
+        # Ended runs change only by a resume, a purge or a new follow-up, each of which changes the key.
+        key = tuple((run.id, run.status, run.finished_at, run.pii_purged_at) for run in runs)
+        return *self.jobs.kept_file(("upload outcomes", key), build), runs
 
     def audit(self, wanted: AuditFilter = AuditFilter(), limit: int = 10_000) -> pd.DataFrame:
         self.require(Action.READ_AUDIT)

@@ -131,6 +131,25 @@ def test_the_store_gives_the_uploads_outcomes_to_another_server_on_both_backends
     assert "?ta=" not in text and "+44 2501 234567" in text
 
 
+def test_a_finished_uploads_outcomes_are_built_once_until_it_changes(console, monkeypatch):
+    first = _first_run(console)
+    read = []
+    rows = console.store.rows
+    monkeypatch.setattr(console.store, "rows", lambda job_id: read.append(job_id) or rows(job_id))
+    console.store.flush()
+    before, before_csv, _ = console.upload_outcome_file(first.id)
+    assert read == [first.id]
+    again, again_csv, _ = console.upload_outcome_file(first.id)  # another visit to History
+    assert read == [first.id] and again_csv == before_csv
+    resent = _fixed(console, first)  # a follow-up changes the upload: its file is built again
+    console.store.flush()
+    after, _, runs = console.upload_outcome_file(first.id)
+    assert [run.id for run in runs] == [first.id, resent.id] and read[1:] == [first.id, resent.id]
+    assert list(before.ok) == [True, False, False] and list(after.ok) == [True, True, True]
+    console.purge(resent.id)  # so does a purge
+    assert list(console.upload_outcome_file(first.id)[0].username) == ["john.d", "", ""]
+
+
 def test_a_follow_up_that_never_sent_a_row_leaves_its_earlier_outcome():
     failed = RowResult(1, False, ErrorCode.THROTTLED, "throttled")
     ok = RowResult(2, True, url="https://x/?ta=a")
