@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import streamlit as st
 
 from commbox_core.access import Action
-from commbox_core.outputs.history import audit_view, stored_label
+from commbox_core.outputs.history import audit_view, outcomes_shown, stored_label
 from commbox_core.outputs.wording import counted
 from commbox_core.storage.audit import AuditFilter
 from commbox_core.vocabulary import RunStatus
@@ -25,6 +25,7 @@ context = page_start(
 console = context.console
 runs_tab, invitations_tab, audit_tab = st.tabs(["Runs", "Invitations", "Audit log"])
 BULK_PAGE = "app_pages/bulk_tickets.py"  # where a run started here is followed
+OUTCOMES_SHOWN = 1_000  # a run's outcomes in the page's table; the file has them all
 AUDIT_SHOWN = 1_000  # entries in the audit tab's table (every History load builds it); the export has them all
 
 
@@ -47,7 +48,11 @@ def _outcomes(job_id: str) -> None:
     else:
         frame, csv_bytes = console.outcome_file(job_id)
         name = f"run-{job_id}-outcomes.csv"
-    st.dataframe(frame, hide_index=True, key="history_outcomes", column_config={"ok": st.column_config.CheckboxColumn("ok")})
+    shown = outcomes_shown(frame, OUTCOMES_SHOWN)
+    if len(shown) < len(frame):
+        st.caption(f"{len(shown):,} of {len(frame):,} rows shown, those that failed first: the file below has "
+                   "every row.")
+    st.dataframe(shown, hide_index=True, key="history_outcomes", column_config={"ok": st.column_config.CheckboxColumn("ok")})
     st.download_button("Download outcomes (CSV, no links)", csv_bytes, file_name=name,
                        mime="text/csv", icon=":material/download:", key="history_download", on_click="ignore")
 

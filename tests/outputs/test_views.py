@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pandas as pd
 import pytest
 
 from commbox_core.api.client import TicketOutcome
 from commbox_core.api.probe import explain_probe
 from commbox_core.fields import Kind
+from commbox_core.outputs.history import outcomes_shown
 from commbox_core.outputs.templates import template_csv
 from commbox_core.outputs.views import outcome_frame, page_count, page_of, preview_frame, seconds_left, subject_by_row
 from commbox_core.outputs.wording import format_duration, progress_text
@@ -127,3 +129,10 @@ def test_templates_read_back_as_valid_rows(kind):
     prepared = prepare_rows(source, match.mapping, kind, RowDefaults(channel_id="demo-channel"))
     assert all(isinstance(p, PreparedRow) and p.request is not None for p in prepared), [p.problem for p in prepared]
     assert source.frame.loc[1, "phone1"].startswith("+")  # the quote that keeps Excel off is gone again
+
+
+def test_a_big_runs_outcomes_on_screen_are_the_failed_ones_first_then_the_rest_in_row_order():
+    frame = pd.DataFrame({"row": range(1, 11), "ok": [True, False, True, True, False, True, True, True, True, True]})
+    assert list(outcomes_shown(frame, 10)["row"]) == list(range(1, 11))  # all fit: as they are
+    assert list(outcomes_shown(frame, 4)["row"]) == [2, 5, 1, 3]
+    assert list(outcomes_shown(frame, 1)["row"]) == [2]
