@@ -88,8 +88,12 @@ class Job:
         self.runner.cancel()
 
     def wait(self, timeout: float | None = None) -> bool:
+        """True once the run has ended and its thread with it: its status is then in the store.
+        (The report comes first; a command that exited on it could leave its run "running".)"""
         if self._thread is not None:
             self._thread.join(timeout)
+            if self._thread.is_alive():
+                return False
         return self.finished
 
     def follow(self, update: Callable[[Progress], None], *, every: float = 0.2,

@@ -13,6 +13,8 @@ from commbox_core.storage.sent_marks import SentMarks
 from commbox_core.storage.writer import ROWS_PER_STATEMENT
 from commbox_core.vocabulary import ErrorCode
 
+from ..support import wait_until
+
 ROWS = 2 * ROWS_PER_STATEMENT + 100  # three statements' worth
 
 
@@ -129,3 +131,23 @@ def test_a_row_whose_block_is_committed_leaves_without_waiting_for_the_next_bloc
     assert len(store.commits) == 2 and not store.commits[1].is_set()
     assert leaves(3) and leaves(4)
     assert not leaves(5, within=0.2)
+
+
+def test_a_run_is_waited_for_until_its_status_is_stored(sandbox, tmp_path, open_store, monkeypatch):
+    """`bulk` follows its run with short waits and exits when one says it is over: a wait that
+    said so at the report, before the run's thread stored its status, left the run "running"."""
+    from commbox_core.fields import Kind
+    from commbox_core.service.manager import JobManager
+
+    from .test_store import customers
+
+    store = open_store(tmp_path / "s.sqlite3")
+    release, set_status = threading.Event(), store.set_status
+    monkeypatch.setattr(store, "set_status", lambda job_id, status, error=None: (
+        status == "running" or release.wait(30)) and set_status(job_id, status, error))  # the end's, held
+    table, prepared, _ = customers(3)
+    job = JobManager(store).start(sandbox.settings(), table, prepared, Kind.CUSTOMER)
+    wait_until(lambda: job.report is not None, timeout=30)  # the rows are done; the thread is not
+    assert not job.wait(0.05)
+    release.set()
+    assert job.wait(30) and store.job(job.id).status == "done"
