@@ -6,9 +6,7 @@ memory as ever: never on disk. If this process dies, the child stops at once, as
 
 from __future__ import annotations
 
-import socket
 import subprocess
-import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -18,7 +16,7 @@ from commbox_core.config.settings import Settings
 from commbox_core.fields import Kind
 from commbox_core.runs.results import RowResult, RunReport
 from commbox_core.runs.runner import Progress
-from commbox_core.service.sandbox_process import child_environment
+from commbox_core.service.sandbox_process import start_with_socket
 from commbox_core.tables.read import InputTable
 from commbox_core.tickets.prepare import PreparedRow
 from commbox_core.vocabulary import RunStatus
@@ -53,13 +51,7 @@ class RunProcess:
 
     @classmethod
     def start(cls) -> RunProcess:
-        ours, theirs = socket.socketpair()
-        with theirs:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "commbox_core.service.run_child", str(theirs.fileno())],
-                pass_fds=(theirs.fileno(),), env=child_environment(), stdin=subprocess.DEVNULL,
-            )
-        return cls(Connection(ours.detach()), process)
+        return cls(*start_with_socket("commbox_core.service.run_child"))
 
     def alive(self) -> bool:
         return self.process.poll() is None

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import sys
 import threading
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 import requests
@@ -26,6 +28,16 @@ def child_environment() -> dict[str, str]:
     root = str(Path(__file__).resolve().parents[2])
     paths = [root, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
     return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+
+
+def start_with_socket(module: str) -> tuple[Connection, subprocess.Popen]:
+    """`python -m module FD`, FD its end of a socket pair; the connection is this process's end
+    (when it closes, the child sees its parent gone)."""
+    ours, theirs = socket.socketpair()
+    with theirs:
+        process = subprocess.Popen([sys.executable, "-m", module, str(theirs.fileno())], pass_fds=(theirs.fileno(),),
+                                   env=child_environment(), stdin=subprocess.DEVNULL)
+    return Connection(ours.detach()), process
 
 
 class SandboxProcess:

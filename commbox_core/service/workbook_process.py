@@ -11,15 +11,13 @@ when the run's process does.
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import sys
 import threading
 from collections.abc import Sequence
 from multiprocessing.connection import Connection
 
 from commbox_core.runs.results import RowResult
-from commbox_core.service.sandbox_process import BACKGROUND_NICENESS, child_environment
+from commbox_core.service.sandbox_process import BACKGROUND_NICENESS, start_with_socket
 
 SEND_EVERY_S = 0.1
 
@@ -28,12 +26,7 @@ class WorkbookProcess:
     """A WorkbookStream's face (add, finish) over one in a helper process."""
 
     def __init__(self, headers: list[str], values: dict[int, list[str]], rows: list[int]):
-        ours, theirs = socket.socketpair()
-        with theirs:
-            self._process = subprocess.Popen(
-                [sys.executable, "-m", "commbox_core.service.workbook_process", str(theirs.fileno())],
-                pass_fds=(theirs.fileno(),), env=child_environment(), stdin=subprocess.DEVNULL)
-        self._connection = Connection(ours.detach())
+        self._connection, self._process = start_with_socket("commbox_core.service.workbook_process")
         self._connection.send((headers, values, rows))
         self._batch: list[RowResult] = []
         self._given: set[int] = set()
