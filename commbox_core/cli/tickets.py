@@ -141,6 +141,7 @@ def bulk(file, kind, brand, channel, one_time_use, override_user_info, use_sandb
                                 listeners=[workbook.add] if workbook else [], invitations=options)
         if db is not None or options is not None:
             print(f"job {job.id}", flush=True)
+        job.wait_for_first_request()
         load_output_libraries()
         follow(job, show=sys.stderr.isatty() and not quiet)
         return report_outcome(out, job.table, finished_report(job), workbook)
@@ -190,7 +191,7 @@ def ticket(kind, brand, channel, one_time_use, override_user_info, use_sandbox, 
 
 
 def load_output_libraries() -> None:
-    """Import the result files' code (pandas: 0.4 s) while the first requests are in flight: the
+    """Import the result files' code (pandas: 0.4 s) once the first requests are in flight: the
     run needs none of it, the files at its end all of it."""
     import commbox_core.outputs.files  # noqa: F401
 

@@ -90,6 +90,7 @@ class BulkRunner:
         self._unanswered = 0  # rows ended by network failures since CommBox last answered
         self.on_result = on_result
         self.before_send: Callable[[int], None] | None = None  # called with a row's number as it is sent
+        self.first_sent = threading.Event()  # set as the first request leaves, or as a run without one ends
         self._stop = threading.Event()
         self._stop_reason: StopReason | None = None
         self._lock = threading.Lock()
@@ -132,6 +133,12 @@ class BulkRunner:
     # -- the run ---------------------------------------------------------------------
     def run(self, rows: Sequence[PreparedRow], kind: Kind) -> RunReport:
         """Run every row; blocks until done. Call it from a background thread in a UI."""
+        try:
+            return self._run(rows, kind)
+        finally:
+            self.first_sent.set()  # nobody waits for a request that will never leave
+
+    def _run(self, rows: Sequence[PreparedRow], kind: Kind) -> RunReport:
         self.links.check(kind)
         started_at = datetime.now(UTC)
         results: dict[int, RowResult] = {}
@@ -204,9 +211,14 @@ class BulkRunner:
                 self._halt(StopReason.UNREACHABLE)
             self._record(results, result_from_outcome(prepared.row, prepared.request, outcome, self.links))
 
-    def _sending_hook(self, row: int) -> Callable[[], None] | None:
+    def _sending_hook(self, row: int) -> Callable[[], None]:
         mark = self.before_send
-        return None if mark is None else lambda: mark(row)
+
+        def sending() -> None:
+            self.first_sent.set()
+            if mark is not None:
+                mark(row)
+        return sending
 
     def _record(self, results: dict[int, RowResult], result: RowResult) -> None:
         with self._lock:

@@ -96,6 +96,14 @@ class Job:
                 return False
         return self.finished
 
+    def wait_for_first_request(self, timeout: float = 1.0) -> None:
+        """Until the run's first request has left (or the run ended without one), at most `timeout`
+        seconds: a caller can then spend the GIL on its own start-up without delaying it. A run of
+        invitations sends nothing and is not waited for."""
+        first_sent = getattr(self.runner, "first_sent", None)
+        if first_sent is not None:
+            first_sent.wait(timeout)
+
     def follow(self, update: Callable[[Progress], None], *, every: float = 0.2,
                cancelling: Callable[[], None] = lambda: None) -> None:
         """Wait for the run, calling `update` with its progress every `every` seconds and once at

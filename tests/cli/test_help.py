@@ -45,17 +45,21 @@ def test_the_cli_starts_without_pandas_streamlit_or_the_sandbox():
 
 
 FIRST_REQUEST_PROBE = """
-import sys
+import sys, time
 from commbox_core.api import client
 from commbox_core.cli import main
 
 send = client.CommBoxClient.create_ticket
 loaded = []
 
-def noting(self, *args, **kwargs):
-    if not loaded:
-        loaded.append(sorted(m for m in ("pandas", "pyarrow", "numpy") if m in sys.modules))
-    return send(self, *args, **kwargs)
+def noting(self, *args, before_send, **kwargs):
+    time.sleep(0.3)  # a slow first request: pandas would load meanwhile if nothing waited for it
+
+    def leaving():
+        if not loaded:
+            loaded.append(sorted(m for m in ("pandas", "pyarrow", "numpy") if m in sys.modules))
+        before_send()
+    return send(self, *args, before_send=leaving, **kwargs)
 
 client.CommBoxClient.create_ticket = noting
 code = main(sys.argv[1:])

@@ -179,3 +179,17 @@ def test_rate_and_time_left_follow_the_last_seconds_not_the_whole_run(sandbox):
     # 120 answers in 32 s, but 20 in the last 10 s: 2 rows/s now (the whole run's average says 3.75),
     # so the 30 rows left take 15 s.
     assert progress.rate == pytest.approx(2.0, rel=0.06) and progress.eta_s == pytest.approx(15, rel=0.06)
+
+
+def test_first_sent_tells_when_the_first_request_leaves_or_that_none_will(sandbox):
+    """The CLI waits on it before loading pandas, so that load never delays the first request."""
+    sandbox.configure(latency_ms=300)
+    runner = runner_for(sandbox.settings())
+    thread = threading.Thread(target=runner.run, args=(agent_rows(["", "john.d"]), Kind.AGENT))
+    thread.start()
+    assert runner.first_sent.wait(5)
+    assert thread.is_alive() and sandbox.stats()["ticket_requests"] <= 1  # set as it left, not at its answer
+    thread.join(10)
+    invalid_only = runner_for(sandbox.settings())
+    invalid_only.run(agent_rows([""]), Kind.AGENT)
+    assert invalid_only.first_sent.is_set()  # no request will come: nobody is kept waiting
