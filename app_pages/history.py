@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import streamlit as st
 
 from commbox_core.access import Action
-from commbox_core.outputs.history import audit_view, outcomes_shown, stored_label
+from commbox_core.outputs.history import audit_view, outcomes_shown, outcomes_shown_caption, stored_label
 from commbox_core.outputs.wording import counted
 from commbox_core.storage.audit import AuditFilter
 from commbox_core.vocabulary import RunStatus
@@ -49,9 +49,8 @@ def _outcomes(job_id: str) -> None:
         frame, csv_bytes = console.outcome_file(job_id)
         name = f"run-{job_id}-outcomes.csv"
     shown = outcomes_shown(frame, OUTCOMES_SHOWN)
-    if len(shown) < len(frame):
-        st.caption(f"{len(shown):,} of {len(frame):,} rows shown, those that failed first: the file below has "
-                   "every row.")
+    if caption := outcomes_shown_caption(frame, shown):
+        st.caption(caption)
     st.dataframe(shown, hide_index=True, key="history_outcomes", column_config={"ok": st.column_config.CheckboxColumn("ok")})
     st.download_button("Download outcomes (CSV, no links)", csv_bytes, file_name=name,
                        mime="text/csv", icon=":material/download:", key="history_download", on_click="ignore")

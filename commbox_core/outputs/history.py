@@ -9,7 +9,7 @@ from datetime import datetime
 import pandas as pd
 
 from commbox_core.outputs.views import outcome_frame
-from commbox_core.outputs.wording import PURPOSE_LABELS, STATUS_LABELS, format_duration, utc_time
+from commbox_core.outputs.wording import PURPOSE_LABELS, STATUS_LABELS, counted, format_duration, utc_time
 from commbox_core.storage.store import StoredJob, StoredRow
 from commbox_core.tables.read import InputTable
 from commbox_core.vocabulary import ErrorCode, RunStatus
@@ -126,3 +126,17 @@ def outcomes_shown(frame: pd.DataFrame, limit: int) -> pd.DataFrame:
     if len(frame) <= limit:
         return frame
     return pd.concat([frame[~frame["ok"]], frame[frame["ok"]]]).head(limit)
+
+
+def outcomes_shown_caption(frame: pd.DataFrame, shown: pd.DataFrame) -> str | None:
+    """What a cut-down table holds, worded by case (None: every row is shown)."""
+    if len(shown) == len(frame):
+        return None
+    failed = int((~frame["ok"]).sum())
+    every = "the file below has every row."
+    if failed == 0:
+        return f"The first {len(shown):,} of {len(frame):,} rows, none of which failed: {every}"
+    if failed >= len(shown):
+        return f"{len(shown):,} of the {counted(failed, 'failed row')} shown ({len(frame):,} rows in all): {every}"
+    return (f"{len(shown):,} of {len(frame):,} rows shown: the {counted(failed, 'failed row')} first, then the "
+            f"others in row order. The file below has every row.")

@@ -201,3 +201,17 @@ def test_a_run_with_a_follow_up_shows_the_whole_uploads_outcomes_by_default(new_
     alone = next(df.value for df in app.dataframe if "ok" in df.value.columns)
     assert alone[["row", "ok", "error_code", "email"]].values.tolist() == [
         [1, True, "", "u1@example.com"], [2, False, "invalid", "not-an-email"]]
+
+
+def test_a_big_runs_outcomes_show_its_failed_rows_first_and_the_file_has_every_row(new_app, downloads):
+    app = new_app()
+    job_id = _interrupted_run(app, count=1_003, unanswered=3, prefix="big")
+    job_manager().store.mark_interrupted()
+    app.switch_page("app_pages/history.py").run()
+    app.selectbox(key="history_run").set_value(job_id).run()
+    assert_no_exception(app)
+    outcomes = next(df.value for df in app.dataframe if "ok" in df.value.columns)
+    assert len(outcomes) == 1_000 and outcomes["ok"].tolist()[:4] == [False, False, False, True]
+    assert ("1,000 of 1,003 rows shown: the 3 failed rows first, then the others in row order. The file below has "
+            "every row.") in [caption.value for caption in app.caption]
+    assert len(read_csv(downloads(app.get("download_button")[0]))) == 1_003

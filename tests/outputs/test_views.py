@@ -10,7 +10,7 @@ import pytest
 from commbox_core.api.client import TicketOutcome
 from commbox_core.api.probe import explain_probe
 from commbox_core.fields import Kind
-from commbox_core.outputs.history import outcomes_shown
+from commbox_core.outputs.history import outcomes_shown, outcomes_shown_caption
 from commbox_core.outputs.templates import template_csv
 from commbox_core.outputs.views import outcome_frame, page_count, page_of, preview_frame, seconds_left, subject_by_row
 from commbox_core.outputs.wording import format_duration, progress_text
@@ -136,3 +136,14 @@ def test_a_big_runs_outcomes_on_screen_are_the_failed_ones_first_then_the_rest_i
     assert list(outcomes_shown(frame, 10)["row"]) == list(range(1, 11))  # all fit: as they are
     assert list(outcomes_shown(frame, 4)["row"]) == [2, 5, 1, 3]
     assert list(outcomes_shown(frame, 1)["row"]) == [2]
+
+
+@pytest.mark.parametrize(("failed_rows", "caption"), [
+    ([], "The first 4 of 10 rows, none of which failed: the file below has every row."),
+    ([2], "4 of 10 rows shown: the 1 failed row first, then the others in row order. The file below has every row."),
+    ([1, 2, 3, 4, 5], "4 of the 5 failed rows shown (10 rows in all): the file below has every row."),
+])
+def test_a_cut_down_outcome_table_says_what_it_holds_by_case(failed_rows, caption):
+    frame = pd.DataFrame({"row": range(1, 11), "ok": [row not in failed_rows for row in range(1, 11)]})
+    assert outcomes_shown_caption(frame, outcomes_shown(frame, 4)) == caption
+    assert outcomes_shown_caption(frame, outcomes_shown(frame, 10)) is None  # every row on screen
