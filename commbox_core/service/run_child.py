@@ -20,6 +20,7 @@ from multiprocessing.connection import Connection
 from commbox_core.api.client import CommBoxClient
 from commbox_core.runs.results import RowResult
 from commbox_core.runs.runner import BulkRunner
+from commbox_core.service.batched import BatchedSender
 from commbox_core.service.run_process import ChildRun
 from commbox_core.service.sandbox_process import BACKGROUND_NICENESS
 from commbox_core.service.tenant_link import TenantLink
@@ -31,44 +32,27 @@ from commbox_core.storage.store import JobStore
 from commbox_core.storage.tenants import TenantBoard
 from commbox_core.tickets.links import LinkBuilder
 
-SEND_EVERY_S = 0.1
-
-
 class Outbox:
-    """Results to send, in batches every SEND_EVERY_S with the run's progress."""
+    """Results to send, in batches with the run's progress; other messages in between."""
 
     def __init__(self, connection: Connection, runner: BulkRunner):
         self._connection, self._runner = connection, runner
-        self._batch: list[RowResult] = []
-        self._lock = threading.Lock()  # the batch, and the connection (the main thread sends last)
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="outbox", daemon=True)
+        self._sender = BatchedSender(self._deliver, "outbox")
+        self.add = self._sender.add
 
     def start(self) -> Outbox:
-        self._thread.start()
+        self._sender.start()
         return self
 
-    def add(self, result: RowResult) -> None:
-        with self._lock:
-            self._batch.append(result)
-
     def send(self, message: tuple) -> None:
-        with self._lock:
+        with self._sender.lock:
             self._connection.send(message)
 
-    def flush(self) -> None:
-        with self._lock:
-            batch, self._batch = self._batch, []
-            self._connection.send(("results", self._runner.progress(), batch))
-
     def stop(self) -> None:
-        self._done.set()
-        self._thread.join()
-        self.flush()
+        self._sender.stop()
 
-    def _loop(self) -> None:
-        while not self._done.wait(SEND_EVERY_S):
-            self.flush()
+    def _deliver(self, batch: list[RowResult]) -> None:
+        self._connection.send(("results", self._runner.progress(), batch))
 
 
 def _listen(connection: Connection, runner: BulkRunner) -> None:

@@ -2,7 +2,7 @@
 
 xlsxwriter is pure Python: writing each row's cells took a fifth of the run's interpreter, which
 sending the requests needs whole (a run is bound by its GIL). So the run's process hands every
-result over a socket pair, in batches ten times a second, to `python -m
+result over a socket pair, in batches ten times a second (service/batched.py), to `python -m
 commbox_core.service.workbook_process FD`, which writes them with the same WorkbookStream a
 thread would use. The helper holds links in memory only, as the run's process does, and ends
 when the run's process does.
@@ -12,15 +12,12 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 from collections.abc import Sequence
 from multiprocessing.connection import Connection
 
 from commbox_core.runs.results import RowResult
+from commbox_core.service.batched import BatchedSender
 from commbox_core.service.sandbox_process import BACKGROUND_NICENESS, start_with_socket
-
-SEND_EVERY_S = 0.1
-
 
 class WorkbookProcess:
     """A WorkbookStream's face (add, finish) over one in a helper process."""
@@ -28,25 +25,16 @@ class WorkbookProcess:
     def __init__(self, headers: list[str], values: dict[int, list[str]], rows: list[int]):
         self._connection, self._process = start_with_socket("commbox_core.service.workbook_process")
         self._connection.send((headers, values, rows))
-        self._batch: list[RowResult] = []
         self._given: set[int] = set()
-        self._lock = threading.Lock()  # the batch, and the connection
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._send_loop, name="results-xlsx-sender", daemon=True)
-        self._thread.start()
-
-    def add(self, result: RowResult) -> None:
-        with self._lock:
-            self._batch.append(result)
+        self._sender = BatchedSender(self._deliver, "results-xlsx-sender").start()
+        self.add = self._sender.add
 
     def finish(self, results: Sequence[RowResult]) -> bytes | None:
         """The workbook of these final results (every row of the run); None if the helper failed
         (the run's outputs then build it from the results, as for a run without a stream)."""
-        self._done.set()
-        self._thread.join()
         try:
-            with self._lock:
-                self._send()
+            self._sender.stop()
+            with self._sender.lock:
                 self._connection.send(("finish", [r for r in results if r.row not in self._given]))
             return self._connection.recv()
         except (EOFError, OSError):
@@ -55,19 +43,10 @@ class WorkbookProcess:
             self._connection.close()
             self._process.wait()
 
-    def _send(self) -> None:
-        batch, self._batch = self._batch, []
+    def _deliver(self, batch: list[RowResult]) -> None:
         if batch:
             self._given.update(result.row for result in batch)
             self._connection.send(("rows", batch))
-
-    def _send_loop(self) -> None:
-        try:
-            while not self._done.wait(SEND_EVERY_S):
-                with self._lock:
-                    self._send()
-        except OSError:  # the helper failed; finish() says so
-            return
 
 
 def main(fd: int) -> int:
