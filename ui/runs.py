@@ -242,6 +242,8 @@ def _reissue_expired(console: Console, job: Job | UploadRuns, now: datetime) -> 
     _, next_end = live_links(job.results(), now)
     every = None if next_end is None else min(10.0, max(1.0, (next_end - now).total_seconds()))
 
+    refused = f"reissue_refused_{job.id}"
+
     @st.fragment(run_every=every)
     def button() -> None:
         expired = expired_rows(job.results(), datetime.now(UTC))
@@ -250,18 +252,23 @@ def _reissue_expired(console: Console, job: Job | UploadRuns, now: datetime) -> 
             key=f"reissue_{job.id}",
             help="Asks for new tickets for the rows whose links have expired, with the same values.",
         ):
-            start_and_follow(lambda: console.reissue_expired(job))
+            st.session_state.pop(refused, None)
+            start_and_follow(lambda: console.reissue_expired(job), refused_key=refused)
+        elif refused in st.session_state:  # kept: the timer's next rerun would wipe a message shown once
+            st.error(inert(st.session_state[refused]), icon=":material/error:")
 
     button()
 
 
-def start_and_follow(start, page: str | None = None) -> None:
+def start_and_follow(start, page: str | None = None, *, refused_key: str | None = None) -> None:
     """Start a run (resume, retry, re-issue, resend) and show it: on `page`, or here after a rerun.
-    A refusal is shown where the button was."""
+    A refusal is shown where the button was (and kept in the session under `refused_key`)."""
     try:
         job = start()
     except ConsoleError as problem:
         st.error(inert(problem), icon=":material/error:")
+        if refused_key is not None:
+            st.session_state[refused_key] = str(problem)
         return
     open_run(job.id)
     if page is not None:

@@ -9,8 +9,10 @@ from datetime import UTC, datetime
 import openpyxl
 import requests
 
+from commbox_core.errors import ConsoleError
 from commbox_core.outputs.wording import counted
 from commbox_core.runs.results import expired_rows
+from commbox_core.service.manager import JobManager
 from commbox_core.vocabulary import ErrorCode
 from ui.backend import SESSION_OVERRIDES, job_manager
 
@@ -238,6 +240,32 @@ def test_retry_failed_rows_and_reissue_expired_links(new_app):
     third = wait_for(job_manager().get(app.query_params["job"]))
     assert (third.purpose, third.parent_id) == ("reissue", first.id)  # follow-ups hang off the first run
     assert {r.row for r in third.results() if r.ok} == {1, 2}
+
+
+def test_a_refused_reissue_stays_said_until_the_next_click(new_app, monkeypatch):
+    """The button lives in a fragment that reruns on a timer: a message shown once would vanish
+    within seconds, before anyone read it."""
+    app = new_app(BULK)
+    app.session_state[SESSION_OVERRIDES] = {"agent_ttl": 1}
+    upload(app, AGENTS)
+    job = start_and_finish(app)
+    wait_until(lambda: len(expired_rows(job.results(), datetime.now(UTC))) == 2, timeout=5)
+    app.run()
+
+    def refuse(*args, **kwargs):
+        raise ConsoleError("the tenant's settings changed: check Settings")
+
+    monkeypatch.setattr(JobManager, "reissue_expired", refuse)
+    app.button(key=f"reissue_{job.id}").click().run()
+    assert_no_exception(app)
+    said = ["the tenant's settings changed: check Settings" in plain(e.value) for e in app.error]
+    assert said.count(True) == 1
+    app.run()  # what the fragment's timer does, and any other widget
+    assert ["the tenant's settings changed: check Settings" in plain(e.value) for e in app.error].count(True) == 1
+    monkeypatch.undo()
+    app.button(key=f"reissue_{job.id}").click().run()  # accepted now: the message goes
+    assert not any("settings changed" in plain(e.value) for e in app.error)
+    assert job_manager().get(app.query_params["job"]).purpose == "reissue"
 
 
 def test_fix_and_resend_a_row_the_tenant_did_not_find(new_app):
