@@ -95,8 +95,10 @@ def run(connection: Connection, child: ChildRun) -> None:
     threading.Thread(target=_listen, args=(connection, runner), name="parent", daemon=True).start()
     outbox.start()
     # A run is batch work: the server's pages (people waiting) come first. Not before now: the
-    # run's setup should not wait behind the page the click redraws, and its results.xlsx
-    # helper, started above, keeps this priority (see workbook_process.py).
+    # run's setup should not wait behind the page the click redraws. Linux keeps nice per thread:
+    # this thread and the request workers it starts go below the pages, while the threads started
+    # above (the store's writer, the outbox, the tenant link) keep the normal priority, so the
+    # marks the workers wait for are not held back. (The results.xlsx helper nices itself.)
     os.nice(BACKGROUND_NICENESS)
     try:
         report = runner.run(child.rows, child.kind)
