@@ -57,13 +57,16 @@ if job_id:
             icon=":material/search_off:",
         )
         st.stop()
-    upload = console.upload(job) if job.finished else None
+    # Read once: a run ending between two reads left the page showing it alone, with no timer to
+    # rerun the page into its upload's view.
+    finished = job.finished
+    upload = console.upload(job) if finished else None
     if upload is not None:  # the run has follow-ups: every row of the file once, at its latest outcome
         upload_summary(console, job, upload)
         results_panel(console, upload, run=job)
     else:
-        run_summary(job, counts=job.finished)
-        if not job.finished:
+        run_summary(job, counts=finished)
+        if not finished:
             run_progress(console, job.id)
         else:
             results_panel(console, job)

@@ -12,6 +12,7 @@ import requests
 from commbox_core.errors import ConsoleError
 from commbox_core.outputs.wording import counted
 from commbox_core.runs.results import expired_rows
+from commbox_core.service.jobs import Job
 from commbox_core.service.manager import JobManager
 from commbox_core.vocabulary import ErrorCode
 from ui.backend import SESSION_OVERRIDES, job_manager
@@ -281,6 +282,32 @@ def test_fix_and_resend_a_row_the_tenant_did_not_find(new_app):
     resend.click().run()
     child = wait_for(job_manager().get(app.query_params["job"]))
     assert child.parent_id == job.id and [(r.row, r.ok) for r in child.results()] == [(3, True)]
+
+
+def test_a_follow_up_that_ends_as_its_page_is_drawn_still_shows_the_whole_upload(new_app):
+    """Seen in CI: the page read "not finished", then "finished" further down, and drew the
+    follow-up alone, with no timer left to rerun it into the upload's view."""
+    app = upload(new_app(BULK), AGENTS)
+    job = start_and_finish(app)
+    editor = next(e for e in app.data_editor if e.key.startswith(f"fix_edits_{job.id}"))
+    app.session_state[editor.key] = {"edited_rows": {"0": {"username": "li.wei"}}, "added_rows": [], "deleted_rows": []}
+    app.run()
+    app.button(key=f"resend_{job.id}").click().run()
+    child = wait_for(job_manager().get(app.query_params["job"]))
+
+    class EndingAsDrawn(Job):
+        @property
+        def finished(self) -> bool:  # unfinished at the first look, finished from then on
+            self.__class__ = Job
+            return False
+
+    child.__class__ = EndingAsDrawn
+    app.run()
+    assert_no_exception(app)
+    shown = [e.value for e in [*app.warning, *app.success, *app.info]]
+    assert not any("the one row got a ticket" in text for text in shown)  # the follow-up alone
+    app.run()  # what the progress fragment's rerun does
+    assert any("rows of this upload have a ticket" in e.value for e in [*app.warning, *app.success])
 
 
 def test_a_downloaded_template_uploads_and_runs_as_it_is(new_app, downloads):
