@@ -8,24 +8,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from commbox_core.config.settings import Settings
-from commbox_core.fields import Kind
-from commbox_core.invitations.options import InvitationOptions
 from commbox_core.runs.results import RowResult, RunReport, latest_outcomes
 from commbox_core.service.jobs import Job
 from commbox_core.storage.records import StoredJob, StoredRow
 from commbox_core.tables.edits import rows_from
 from commbox_core.tables.read import InputTable
-from commbox_core.tickets.plan import RunPlan
 from commbox_core.tickets.prepare import PreparedRow
 from commbox_core.vocabulary import Purpose
 
 if TYPE_CHECKING:
     from commbox_core.outputs.downloads import JobOutputs
+
+
+def _of_first_run(name: str) -> property:
+    return property(lambda upload: getattr(upload.root, name), doc=f"The first run's {name}.")
 
 
 @dataclass(eq=False)
@@ -57,33 +56,14 @@ class UploadRuns:
     def follow_ups(self) -> list[Job]:
         return self.runs[1:]
 
-    @property
-    def kind(self) -> Kind:
-        return self.root.kind
-
-    @property
-    def settings(self) -> Settings:
-        return self.root.settings
-
-    @property
-    def source_name(self) -> str:
-        return self.root.source_name
-
-    @property
-    def plan(self) -> RunPlan | None:
-        return self.root.plan
-
-    @property
-    def invitations(self) -> InvitationOptions | None:
-        return self.root.invitations
-
-    @property
-    def started_by(self) -> str:
-        return self.root.started_by
-
-    @property
-    def created_at(self) -> datetime:
-        return self.root.created_at
+    # What the upload is, and who started it: its first run's.
+    kind = _of_first_run("kind")
+    settings = _of_first_run("settings")
+    source_name = _of_first_run("source_name")
+    plan = _of_first_run("plan")
+    invitations = _of_first_run("invitations")
+    started_by = _of_first_run("started_by")
+    created_at = _of_first_run("created_at")
 
     def results(self) -> list[RowResult]:
         return self.report.results
