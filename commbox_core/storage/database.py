@@ -45,9 +45,7 @@ class SQLiteDatabase:
         self.path = path.resolve()  # a relative data folder must not follow later chdirs
         self.location = str(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        # Owner-only: rows hold people's names, emails and phones. SQLite gives its -wal and
-        # -shm files the database file's permissions.
-        os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+        _create_owner_only(self.path)
         with self.connection() as conn:
             _use_wal(conn)
 
@@ -63,6 +61,19 @@ class SQLiteDatabase:
             yield conn
 
     def close(self) -> None:
+        pass
+
+
+def _create_owner_only(path: Path) -> None:
+    """A new store file readable by its owner only: rows hold people's names, emails and phones
+    (SQLite gives its -wal and -shm files the database file's permissions). Never an open() and
+    close() of a file that exists: closing any descriptor of a file drops every POSIX lock this
+    process holds on it, those of its SQLite connections too, and another process could then
+    take the file for its own (https://www.sqlite.org/howtocorrupt.html, 2.2). A second store on
+    the same file in one process (a test, a notebook) did that: "database disk image is malformed"."""
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
         pass
 
 

@@ -99,3 +99,33 @@ def test_jobs_migrate_copies_a_sqlite_store_into_postgresql_row_for_row(sandbox,
     again = subprocess.run([sys.executable, "-m", "commbox_core", "jobs", "migrate", "--from", str(source),
                             "--to", target], env=env, capture_output=True, text=True, timeout=120)
     assert again.returncode == 2 and "is not empty" in again.stderr and "Traceback" not in again.stderr
+
+
+SWITCH_OUT_OF_WAL = """
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], timeout=0.2)
+try:
+    print(conn.execute("PRAGMA journal_mode=DELETE").fetchone()[0])
+except sqlite3.OperationalError as exc:
+    print(exc)
+"""
+
+
+def test_a_second_store_on_the_same_file_leaves_the_first_ones_locks_in_place(tmp_path):
+    """Closing any descriptor of a file drops every POSIX lock the process holds on it: a second
+    store that opened and closed the file let another process take it from under the first one's
+    reader (seen as "database disk image is malformed")."""
+    path = tmp_path / "console.sqlite3"
+    with closing(JobStore(path)) as first, first.database.connection() as reader:
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM jobs").fetchone()  # a read under way: a lock held
+        with closing(JobStore(path)):
+            pass
+        other = subprocess.run([sys.executable, "-c", SWITCH_OUT_OF_WAL, str(path)], capture_output=True, text=True,
+                               timeout=60)
+        assert other.stdout.strip() == "database is locked", other.stdout + other.stderr
+        reader.execute("COMMIT")
+    with closing(JobStore(path)) as again:
+        assert again.jobs(10) == []  # the file is whole, and still in WAL
+        with again.database.connection() as conn:
+            assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
