@@ -65,7 +65,7 @@ if job_id:
         upload_summary(console, job, upload)
         results_panel(console, upload, run=job)
     else:
-        run_summary(job, counts=finished)
+        run_summary(job, finished=finished)
         if not finished:
             run_progress(console, job.id)
         else:

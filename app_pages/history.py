@@ -11,7 +11,7 @@ from commbox_core.outputs.wording import counted
 from commbox_core.storage.audit import AuditFilter
 from commbox_core.vocabulary import RunStatus
 from ui.invitations import invitations_panel
-from ui.runs import run_summary, start_and_follow
+from ui.runs import run_progress, run_summary, start_and_follow
 from ui.text import inert
 from ui.widgets import page_start
 
@@ -134,10 +134,12 @@ def _outcomes_while_running(job_id: str) -> None:
 
 
 def _live_run(job) -> None:
-    run_summary(job)
-    if job.finished:
+    finished = job.finished  # read once: see Bulk tickets
+    run_summary(job, finished=finished)
+    if finished:
         _outcomes(job.id)
-    else:
+    else:  # its counts as they land, and Cancel; the page shows its outcomes once it has ended
+        run_progress(console, job.id)
         _outcomes_while_running(job.id)
     if job.invitations is not None:
         invitations_panel(console, job.id)

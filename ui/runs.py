@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
+from commbox_core.access import Action
 from commbox_core.errors import ConsoleError
 from commbox_core.outputs.views import (
     REASON,
@@ -49,16 +50,23 @@ def open_run(job_id: str | None) -> None:
         st.session_state.pop("bulk_job", None)
 
 
-def run_summary(job: Job, *, counts: bool = True) -> None:
-    """Status headline and counts of a run, finished or not (counts=False: the caller shows
-    live counts itself)."""
-    total, ok, failed = job.counts()
-    got = "an invitation link" if job.invitations else "a ticket"
+def run_summary(job: Job, *, finished: bool) -> None:
+    """A run's caption; once `finished` (as the caller read it once, for the whole page), its
+    headline and counts. A run going on has neither: run_progress shows its live counts, and a
+    "Done" drawn above a progress bar, as the run ended mid-page, would be gone at the next rerun."""
     purpose = "" if job.purpose is Purpose.RUN else f" · {PURPOSE_LABELS.get(job.purpose, job.purpose)} of run {job.parent_id}"
     st.caption(
         f"Run **{job.id}** · {inert(job.source_name or 'no file name')} · {job.kind}s · "
         f"started {utc_time(job.created_at)}{purpose}"
     )
+    if finished:
+        _headline(job)
+        _counts(job)
+
+
+def _headline(job: Job) -> None:
+    total, ok, failed = job.counts()
+    got = "an invitation link" if job.invitations else "a ticket"
     if job.status is RunStatus.FAILED:
         st.error(f"The run stopped: {inert(job.error)}", icon=":material/error:")
     elif job.status is RunStatus.STOPPED:
@@ -78,14 +86,12 @@ def run_summary(job: Job, *, counts: bool = True) -> None:
     elif job.status is RunStatus.CANCELLED:
         st.warning(f"Cancelled. {counted(ok, 'row')} got {got}; {counted(job.not_sent(), 'row')} never sent "
                    "(not_attempted: Retry failed rows sends them).", icon=":material/cancel:")
-    elif job.finished and failed == 0:
+    elif failed == 0:
         st.success(f"Done: {'the one row' if total == 1 else f'all {total:,} rows'} got {got}.",
                    icon=":material/check_circle:")
-    elif job.finished:
+    else:
         st.warning(f"Done: {ok:,} of {total:,} rows got {got}; {failed:,} failed (see Errors).",
                    icon=":material/warning:")
-    if counts:
-        _counts(job)
 
 
 def _counts(job: Job) -> None:
@@ -118,9 +124,14 @@ def run_progress(console: Console, job_id: str) -> None:
         st.progress(progress.fraction, text=progress_text(progress))
         st.caption("The run goes on in the server: you can leave this page, refresh it, or close the tab; "
                    "come back through History or this page's address.")
-        if st.button("Cancel run", icon=":material/stop_circle:", key=f"cancel_{job_id}"):
-            job.cancel()
-            st.toast("Cancelling: requests already sent finish first.", icon=":material/cancel:")
+        if console.can(Action.FOLLOW_UP) and st.button("Cancel run", icon=":material/stop_circle:",
+                                                        key=f"cancel_{job_id}"):
+            try:
+                console.cancel(job_id)
+            except ConsoleError as problem:  # ended meanwhile
+                st.error(inert(problem), icon=":material/error:")
+            else:
+                st.toast("Cancelling: requests already sent finish first.", icon=":material/cancel:")
 
     poll()
 

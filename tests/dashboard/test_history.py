@@ -215,3 +215,30 @@ def test_a_big_runs_outcomes_show_its_failed_rows_first_and_the_file_has_every_r
     assert ("1,000 of 1,003 rows shown: the 3 failed rows first, then the others in row order. The file below has "
             "every row.") in [caption.value for caption in app.caption]
     assert len(read_csv(downloads(app.get("download_button")[0]))) == 1_003
+
+
+def test_a_run_going_in_this_server_shows_its_progress_and_can_be_cancelled_from_history(new_app):
+    app = new_app()
+    server = embedded_sandbox()
+    settings = load_settings(environ={}, dotenv_path=None).for_sandbox(sandbox_url(app), server.api_key)
+    settings = settings.replace(concurrency=1)
+    text = "uniqueId,email\n" + "".join(f"live{n},live{n}@example.com\n" for n in range(1, 41))
+    table = read_table(text.encode(), filename="live.csv")
+    mapping = match_columns(table.columns, Kind.CUSTOMER).mapping
+    prepared = prepare_rows(table, mapping, Kind.CUSTOMER, RowDefaults(brand="demo", channel_id="demo-channel"))
+    config = f"{sandbox_url(app)}/_sandbox/config"
+    requests.post(config, json={"latency_ms": 300}, timeout=5).raise_for_status()
+    try:
+        job = job_manager().start(settings, table, prepared, Kind.CUSTOMER, source_name="live.csv")
+        app.switch_page("app_pages/history.py").run()
+        app.selectbox(key="history_run").set_value(job.id).run()
+        assert_no_exception(app)
+        assert len(app.get("progress")) == 1 and "rows" in app.get("progress")[0].proto.text  # counts as they land
+        app.button(key=f"cancel_{job.id}").click().run()
+        wait_for(job)
+    finally:
+        requests.post(config, json={"latency_ms": 0}, timeout=5).raise_for_status()
+    assert job.status == "cancelled" and job.not_sent() > 20
+    app.run()  # what the progress fragment's rerun does once the run has ended
+    assert any(w.value.startswith("Cancelled.") for w in app.warning)
+    assert next(df.value for df in app.dataframe if "ok" in df.value.columns)["row"].count() == 40
