@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import streamlit as st
 
 from commbox_core.access import Action
-from commbox_core.outputs.history import audit_view, outcomes_shown, outcomes_shown_caption, stored_label
+from commbox_core.outputs.history import audit_view, outcomes_shown, outcomes_shown_caption
 from commbox_core.outputs.wording import counted
 from commbox_core.storage.audit import AuditFilter
 from commbox_core.vocabulary import RunStatus
@@ -180,7 +180,7 @@ with runs_tab:
         st.info("No runs yet. Runs started on **Bulk tickets** appear here.", icon=":material/inbox:")
         st.page_link(BULK_PAGE, label="Go to Bulk tickets", icon=":material/group:")
     else:
-        labels = {record.id: stored_label(record) for record in stored}
+        labels = console.run_labels(stored)
         # While any run goes on (here or on another server), the table follows the store.
         st.fragment(run_every=LIVE_EVERY_S if any(r.status.active for r in stored) else None)(_runs_table)()
         ids = [record.id for record in stored]  # the table's order: newest first

@@ -74,10 +74,12 @@ def audit_view(entries: pd.DataFrame) -> pd.DataFrame:
     return shown
 
 
-def stored_label(record: StoredJob) -> str:
+def stored_label(record: StoredJob, live_status: RunStatus | None = None) -> str:
+    """A run's name in a chooser; `live_status`: the status of a run this process holds, which
+    the store has a moment later."""
     extra = "" if record.purpose == "run" else f" ({PURPOSE_LABELS.get(record.purpose, record.purpose)})"
     return (f"{utc_time(record.created_at)} · {record.source_name or 'run'}{extra} · {record.total:,} "
-            f"{record.kind}s · {record.status} · {record.id}")
+            f"{record.kind}s · {live_status or record.status} · {record.id}")
 
 
 def _subject(row: StoredRow, kind: str) -> str:

@@ -58,6 +58,13 @@ class RunRecords:
 
         return stored_runs_frame(self.history(limit), {job.id: job for job in self.jobs.list()})
 
+    def run_labels(self, stored: list[StoredJob]) -> dict[str, str]:
+        """Each stored run's name for a chooser, with the live status of the runs this process holds."""
+        from commbox_core.outputs.history import stored_label
+
+        live = {job.id: job.status for job in self.jobs.list()}
+        return {record.id: stored_label(record, live.get(record.id)) for record in stored}
+
     def outcomes(self, job_id: str) -> pd.DataFrame:
         """A run's outcomes for analysts: no link, no token (safe to keep and share)."""
         return self.outcome_file(job_id)[0]

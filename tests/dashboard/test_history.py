@@ -239,6 +239,13 @@ def test_a_run_going_in_this_server_shows_its_progress_and_can_be_cancelled_from
     finally:
         requests.post(config, json={"latency_ms": 0}, timeout=5).raise_for_status()
     assert job.status == "cancelled" and job.not_sent() > 20
+    job_manager().store.flush()
+    with sqlite3.connect(job_manager().store.path) as conn:  # the store a moment behind, as it can be
+        conn.execute("UPDATE jobs SET status='running' WHERE id=?", (job.id,))
     app.run()  # what the progress fragment's rerun does once the run has ended
     assert any(w.value.startswith("Cancelled.") for w in app.warning)
     assert next(df.value for df in app.dataframe if "ok" in df.value.columns)["row"].count() == 40
+    [label] = [option for option in app.selectbox(key="history_run").options if job.id in option]
+    assert " · cancelled · " in label  # this server's word, not the store's of a moment ago
+    with sqlite3.connect(job_manager().store.path) as conn:
+        conn.execute("UPDATE jobs SET status='cancelled' WHERE id=?", (job.id,))
