@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pickle
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,3 +74,16 @@ def stored_text(store) -> str:
     the database would give away."""
     tables = ("jobs", "job_rows", "audit", "invitations", "schema_version")
     return "\n".join(repr(tuple(row)) for table in tables for row in store.query(f"SELECT * FROM {table}"))
+
+
+READ_FILES = "import pickle, sys; sys.stdout.buffer.write(pickle.dumps([open(p, 'rb').read() for p in sys.argv[1:]]))"
+
+
+def bytes_read_elsewhere(paths: list[Path]) -> dict[Path, bytes]:
+    """The files' bytes, read by another process. A test that searches a live SQLite store's files
+    must not open them itself: closing any descriptor of a file drops every POSIX lock this process
+    holds on it, its store's locks too, and another process could then take the store from under it
+    ("database disk image is malformed", https://www.sqlite.org/howtocorrupt.html, 2.2)."""
+    done = subprocess.run([sys.executable, "-c", READ_FILES, *map(str, paths)], capture_output=True, check=True,
+                          timeout=60)
+    return dict(zip(paths, pickle.loads(done.stdout), strict=True))

@@ -16,7 +16,7 @@ from commbox_core.config.passwords import AttemptLimiter, hash_password
 from commbox_core.sandbox import SandboxConfig, SandboxServer
 from ui.backend import job_manager
 
-from ..support import ROOT_DIR, Sandbox
+from ..support import ROOT_DIR, Sandbox, bytes_read_elsewhere
 from .helpers import (  # noqa: F401
     assert_no_exception,
     downloads,
@@ -109,10 +109,11 @@ def test_the_key_is_never_shown_downloaded_logged_or_stored(new_app, live_env, c
     assert "api_key" in text or "COMMBOX_API_KEY" in text.replace("\\", "")  # the Settings page was searched
     # The job store is one per process (st.cache_resource): it may sit in an earlier test's folder.
     store = job_manager().store.path
-    files = [path for path in [*tmp_path.rglob("*"), *store.parent.glob(store.name + "*")] if path.is_file()]
-    assert store in files and job.id.encode() in store.read_bytes() + b"".join(
-        path.read_bytes() for path in store.parent.glob(store.name + "-wal"))  # this run is in what was searched
-    assert [path for path in files if KEY.encode() in path.read_bytes()] == []
+    files = bytes_read_elsewhere([path for path in {*tmp_path.rglob("*"), *store.parent.glob(store.name + "*")}
+                                  if path.is_file()])
+    assert store in files and job.id.encode() in files[store] + b"".join(
+        data for path, data in files.items() if path.name == store.name + "-wal")  # this run is in what was searched
+    assert [path for path, data in files.items() if KEY.encode() in data] == []
 
 
 def test_a_refused_key_is_not_echoed(new_app, live_env, downloads, caplog):

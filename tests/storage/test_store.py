@@ -29,7 +29,7 @@ from commbox_core.tickets.prepare import prepare_rows
 from commbox_core.tickets.request import RowDefaults
 from commbox_core.vocabulary import ErrorCode
 
-from ..support import ROOT_DIR, stored_text, wait_until
+from ..support import ROOT_DIR, bytes_read_elsewhere, stored_text, wait_until
 
 ROOT = ROOT_DIR
 DEFAULTS = RowDefaults(brand="demo", channel_id="demo-channel")
@@ -92,7 +92,8 @@ def test_rows_land_with_fingerprints_and_never_a_token(sandbox, store_target, tm
     assert rows[-1].error_code == "invalid" and rows[-1].request is None
     tokens = [r.url.split("=")[-1] for r in job.results() if r.url]
     store.flush()
-    content = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.is_file()) + stored_text(store).encode()
+    content = b"".join(bytes_read_elsewhere([p for p in tmp_path.iterdir() if p.is_file()]).values())
+    content += stored_text(store).encode()
     assert tokens and not any(token.encode() in content for token in tokens)
     audit = audit_frame(store, AuditFilter(user="alice"))
     assert len(audit) == 12 and set(audit["outcome"]) == {"ok"}  # the invalid row was never asked for
