@@ -215,17 +215,29 @@ def test_a_run_clicked_in_home_or_history_opens_in_history(page, dashboard_url, 
     expect(page.get_by_text(re.compile(rf"Run {ids[0]} · first\.csv"))).to_be_visible()  # the run shown below
 
 
-def edit_cell(page, grid, column: int, text: str) -> None:
-    """Type `text` into the first row's cell `column` places right of the row number, in a
-    data editor (drawn on a canvas: reached by a click on the row, then the keyboard)."""
-    grid.scroll_into_view_if_needed()
-    box = grid.locator("canvas").first.bounding_box()
-    page.mouse.click(box["x"] + 20, box["y"] + 35 + 17)  # the row number of the first data row
-    for _ in range(column):
-        page.keyboard.press("ArrowRight")
-    page.keyboard.press("Enter")  # opens the cell's editor
-    page.locator("textarea.gdg-input").fill(text)
-    page.keyboard.press("Enter")
+def edit_cell(page, grid, column: int, was: str, text: str) -> None:
+    """Type `text` into the first row's cell `column` places right of the row number, which holds
+    `was`, in a data editor (drawn on a canvas: reached by a click on the row, then the keyboard).
+    The editor must open on `was`: under load a rerun of the page can move the selection between
+    the click and the keys (seen once in CI: the text went into another column), so it tries again."""
+    editor = page.locator("textarea.gdg-input")
+    for _ in range(3):
+        grid.scroll_into_view_if_needed()
+        box = grid.locator("canvas").first.bounding_box()
+        page.mouse.click(box["x"] + 20, box["y"] + 35 + 17)  # the row number of the first data row
+        for _ in range(column):
+            page.keyboard.press("ArrowRight")
+        page.keyboard.press("Enter")  # opens the cell's editor
+        try:
+            editor.wait_for(timeout=5_000)
+        except PlaywrightTimeoutError:
+            continue
+        if editor.input_value() == was:
+            editor.fill(text)
+            page.keyboard.press("Enter")
+            return
+        page.keyboard.press("Escape")
+    raise AssertionError(f"no editor opened on {was!r}, {column} cells right of the first row's number")
 
 
 def test_fix_resend_and_reissue_end_in_one_file_for_the_upload(page, tmp_path):
@@ -241,7 +253,7 @@ def test_fix_resend_and_reissue_end_in_one_file_for_the_upload(page, tmp_path):
         expect(page.get_by_text(DONE)).to_be_visible(timeout=60_000)
         first_run = page.url
         page.get_by_text("Fix and resend rows that need an edit (2)").click()
-        edit_cell(page, page.locator("[data-testid='stDataFrame']").last, 4, "maria.g")  # row 3: username
+        edit_cell(page, page.locator("[data-testid='stDataFrame']").last, 4, "ghost.agent", "maria.g")  # row 3: username
         resend = page.get_by_role("button", name="Resend edited rows (1)")
         expect(resend).to_be_enabled()
         resend.click()
