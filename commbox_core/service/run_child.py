@@ -32,6 +32,7 @@ from commbox_core.storage.store import JobStore
 from commbox_core.storage.tenants import TenantBoard
 from commbox_core.tickets.links import LinkBuilder
 
+
 class Outbox:
     """Results to send, in batches with the run's progress; other messages in between."""
 

@@ -20,6 +20,7 @@ from commbox_core.runs.results import RowResult
 from commbox_core.service.batched import BatchedSender
 from commbox_core.service.sandbox_process import BACKGROUND_NICENESS, start_with_socket
 
+
 class WorkbookProcess:
     """A WorkbookStream's face (add, finish) over one in a helper process."""
 
