@@ -18,7 +18,7 @@ from commbox_core.tickets.prepare import duplicate_rows
 from commbox_core.tickets.request import RowDefaults
 from ui.editing import clear_edits, paged_editor, stored_edits
 from ui.invitations import invitation_choices
-from ui.runs import open_run, results_panel, run_progress, run_summary
+from ui.runs import open_run, results_panel, run_summary
 from ui.uploads import upload_summary
 from ui.text import inert
 from ui.widgets import page_start
@@ -65,10 +65,8 @@ if job_id:
         upload_summary(console, job, upload)
         results_panel(console, upload, run=job)
     else:
-        run_summary(job, finished=finished)
-        if not finished:
-            run_progress(console, job.id)
-        else:
+        run_summary(console, job, finished=finished)
+        if finished:
             results_panel(console, job)
     if job.parent_id and console.job(job.parent_id):
         if st.button(f"Show run {job.parent_id}, which this run followed up", icon=":material/arrow_back:",

@@ -11,7 +11,7 @@ from commbox_core.outputs.wording import counted
 from commbox_core.storage.audit import AuditFilter
 from commbox_core.vocabulary import RunStatus
 from ui.invitations import invitations_panel
-from ui.runs import run_progress, run_summary, start_and_follow
+from ui.runs import run_summary, start_and_follow
 from ui.text import inert
 from ui.widgets import page_start
 
@@ -135,11 +135,10 @@ def _outcomes_while_running(job_id: str) -> None:
 
 def _live_run(job) -> None:
     finished = job.finished  # read once: see Bulk tickets
-    run_summary(job, finished=finished)
+    run_summary(console, job, finished=finished)  # a run going on: its counts as they land, and Cancel
     if finished:
         _outcomes(job.id)
-    else:  # its counts as they land, and Cancel; the page shows its outcomes once it has ended
-        run_progress(console, job.id)
+    else:
         _outcomes_while_running(job.id)
     if job.invitations is not None:
         invitations_panel(console, job.id)

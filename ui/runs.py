@@ -50,10 +50,10 @@ def open_run(job_id: str | None) -> None:
         st.session_state.pop("bulk_job", None)
 
 
-def run_summary(job: Job, *, finished: bool) -> None:
+def run_summary(console: Console, job: Job, *, finished: bool) -> None:
     """A run's caption; once `finished` (as the caller read it once, for the whole page), its
-    headline and counts. A run going on has neither: run_progress shows its live counts, and a
-    "Done" drawn above a progress bar, as the run ended mid-page, would be gone at the next rerun."""
+    headline and counts, else its live progress (_run_progress). Never both: a "Done" drawn above
+    a progress bar, as the run ended mid-page, would be gone at the next rerun."""
     purpose = "" if job.purpose is Purpose.RUN else f" · {PURPOSE_LABELS.get(job.purpose, job.purpose)} of run {job.parent_id}"
     st.caption(
         f"Run **{job.id}** · {inert(job.source_name or 'no file name')} · {job.kind}s · "
@@ -62,6 +62,8 @@ def run_summary(job: Job, *, finished: bool) -> None:
     if finished:
         _headline(job)
         _counts(job)
+    else:
+        _run_progress(console, job.id)
 
 
 def _headline(job: Job) -> None:
@@ -113,7 +115,7 @@ def _counts(job: Job) -> None:
         columns[-1].metric("Elapsed", format_duration(progress.elapsed_s))
 
 
-def run_progress(console: Console, job_id: str) -> None:
+def _run_progress(console: Console, job_id: str) -> None:
     @st.fragment(run_every=PROGRESS_EVERY_S)
     def poll() -> None:
         job = console.job(job_id)
